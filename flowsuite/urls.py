@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import routers
+
+from accounts import api as accounts_api
+from accounts.urls import auth_urlpatterns
+
+from . import api_views, views
+
+admin.site.site_header = "FlowSuite"
+admin.site.site_title = "FlowSuite admin"
+admin.site.index_title = "Administration"
+
+router = routers.DefaultRouter()
+router.register("tokens", accounts_api.ApiTokenViewSet, basename="apitoken")
+router.register("device-keys", accounts_api.DeviceKeyViewSet, basename="devicekey")
+
+api_urlpatterns = [
+    path("me/", accounts_api.MeView.as_view(), name="me"),
+    path("device/whoami/", accounts_api.DeviceWhoAmIView.as_view(), name="device-whoami"),
+    path("status/", api_views.StatusView.as_view(), name="status"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("energy/", views.domain, {"domain": "energy"}, name="energy"),
+    path("traffic/", views.domain, {"domain": "traffic"}, name="traffic"),
+    path("surveillance/", views.domain, {"domain": "surveillance"}, name="surveillance"),
+    path("gatepass/", views.domain, {"domain": "gatepass"}, name="gatepass"),
+    path("accounts/", include(auth_urlpatterns)),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_urlpatterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+]
