@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .choices import Language
 from .models import TIME_ZONES, User
 
 
@@ -21,6 +22,11 @@ class SignupForm(UserCreationForm):
 
 
 class ProfileForm(forms.ModelForm):
+    language = forms.ChoiceField(
+        label=_("language"),
+        required=False,
+        choices=[("", _("The browser's language"))] + Language.choices,
+    )
     time_zone = forms.ChoiceField(
         label=_("time zone"),
         required=False,
