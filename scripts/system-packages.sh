@@ -5,11 +5,11 @@ missing=()
 command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
 command -v redis-server >/dev/null || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
-command -v chromium >/dev/null || missing+=(chromium)
+command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
 if (( ${#missing[@]} )); then
   echo "== installing from Debian: ${missing[*]}"
   sudo=$(dirname "$0")/sudo.sh
   $($sudo) apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $($sudo) apt-get install -y -qq --no-install-recommends \
+  DEBIAN_FRONTEND=noninteractive $($sudo) apt-get install -y -qq \
     "${missing[@]}" >/dev/null
 fi
