@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import routers
@@ -10,8 +11,9 @@ from accounts.urls import auth_urlpatterns
 from . import api_views, views
 
 admin.site.site_header = "FlowSuite"
-admin.site.site_title = "FlowSuite admin"
-admin.site.index_title = "Administration"
+admin.site.site_title = _("FlowSuite administration")
+admin.site.index_title = _("Administration")
+admin.site.site_url = "/"
 
 router = routers.DefaultRouter()
 router.register("tokens", accounts_api.ApiTokenViewSet, basename="apitoken")
