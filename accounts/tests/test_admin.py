@@ -22,7 +22,9 @@ def test_a_device_key_added_in_the_admin_is_shown_once_and_works(operator):
     device = APIClient()
     device.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     assert device.get("/api/device/whoami/").json()["name"] == "pi-gate-1"
-    listing = client.get(reverse("admin:accounts_devicekey_changelist")).content.decode()
+    changelist = reverse("admin:accounts_devicekey_changelist")
+    assert raw_key in client.get(changelist).content.decode()  # the message, shown once
+    listing = client.get(changelist).content.decode()
     assert "pi-gate-1" in listing and raw_key not in listing
 
 
