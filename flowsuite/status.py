@@ -10,7 +10,6 @@ import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
-from django.utils.translation import gettext as _
 
 from . import mqtt
 
@@ -20,6 +19,8 @@ class ServiceStatus:
     service: str  # "database", "channel_layer", "mqtt"
     ok: bool
     state: str  # "ok", "down" or "not_configured"
+    # Technical and untranslated, like the services' own errors: one snapshot is pushed to
+    # every watcher, whatever their language. The page translates `state`.
     detail: str
     latency_ms: float | None = None
 
@@ -48,7 +49,7 @@ def check_database() -> ServiceStatus:
 def check_channel_layer() -> ServiceStatus:
     if not settings.REDIS_URL:
         # The in-memory layer lives in this process: it is up whenever the process is.
-        return ServiceStatus("channel_layer", True, "ok", _("in-memory (one process)"), 0.0)
+        return ServiceStatus("channel_layer", True, "ok", "in-memory (one process)", 0.0)
 
     def probe():
         with redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3) as client:
@@ -65,7 +66,7 @@ def _without_password(url: str) -> str:
 def check_mqtt() -> ServiceStatus:
     broker = mqtt.configured_broker()
     if broker is None:
-        return ServiceStatus("mqtt", True, "not_configured", _("no broker configured (demo mode)"))
+        return ServiceStatus("mqtt", True, "not_configured", "MQTT_URL not set (demo mode)")
     return _timed("mqtt", str(broker), lambda: mqtt.ping(broker))
 
 
