@@ -22,7 +22,9 @@ def healthz(request):
     """
     checks = status.collect()
     serving = all(c.ok for c in checks if c.service != "mqtt")
-    body = {"status": "ok" if serving else "unavailable", "checks": [c.as_dict() for c in checks]}
+    # Public: states only, no details (paths, hosts) of the services.
+    public = [{"service": c.service, "ok": c.ok, "state": c.state} for c in checks]
+    body = {"status": "ok" if serving else "unavailable", "checks": public}
     return JsonResponse(body, status=200 if serving else 503)
 
 

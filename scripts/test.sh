@@ -16,6 +16,7 @@ started=$SECONDS
 scripts/venv.sh requirements-dev.txt || exit 1
 scripts/system-packages.sh || exit 1
 
+export ENV_FILE=/dev/null  # a developer's .env must not reach the tests
 work=$(mktemp -d /tmp/flowsuite-test.XXXXXX)
 chmod 755 "$work"
 source scripts/services.sh

@@ -100,3 +100,17 @@ def test_migrations_are_complete_and_reversible():
 
     assert Group.objects.filter(name="operator").exists()
     assert Group.objects.get(name="operator").permissions.filter(codename="view_devicekey").exists()
+
+
+def test_an_env_file_configures_the_site_but_real_variables_win(tmp_path):
+    env_file = tmp_path / "site.env"
+    env_file.write_text("ALLOW_SIGNUP=false\nTIME_ZONE=America/Bogota\n")
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.ALLOW_SIGNUP, settings.TIME_ZONE)",
+        env_extra={"ENV_FILE": str(env_file), "TIME_ZONE": "Europe/Madrid"},
+        tmp_path=tmp_path,
+    )
+    assert result.stdout.split() == ["False", "Europe/Madrid"], result.stderr

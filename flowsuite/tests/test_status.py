@@ -47,6 +47,7 @@ def test_healthz_is_public_and_reports_each_service(client):
     body = response.json()
     assert body["status"] == "ok"
     assert [c["service"] for c in body["checks"]] == ["database", "channel_layer", "mqtt"]
+    assert all(set(c) == {"service", "ok", "state"} for c in body["checks"])  # no hosts, paths
 
 
 @pytest.mark.django_db
