@@ -65,7 +65,7 @@ class ApiTokenSerializer(HashedKeySerializer):
 
 
 class DeviceKeySerializer(HashedKeySerializer):
-    owner = serializers.PrimaryKeyRelatedField(read_only=True)
+    owner = serializers.EmailField(source="owner.email", read_only=True)
 
     class Meta:
         model = DeviceKey

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -113,3 +115,19 @@ def test_last_used_is_written_at_most_once_a_minute(operator, django_assert_num_
     client.get(WHOAMI)  # records the use
     with django_assert_num_queries(1):  # the lookup only, no UPDATE
         assert client.get(WHOAMI).status_code == 200
+
+
+@pytest.mark.django_db
+def test_listing_device_keys_takes_the_same_queries_for_many_keys(
+    admin_user, operator, django_assert_num_queries
+):
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    services.device_key_create(owner=operator, name="first")
+    api.get("/api/device-keys/")  # loads the caller's permissions once
+    with CaptureQueriesContext(connection) as one_key:
+        api.get("/api/device-keys/")
+    for number in range(10):
+        services.device_key_create(owner=operator, name=f"key-{number}")
+    with django_assert_num_queries(len(one_key.captured_queries)):
+        assert len(api.get("/api/device-keys/").json()["results"]) == 11

@@ -139,3 +139,25 @@ async def test_subscribing_to_system_status_sends_the_current_state_at_once(chan
         "data"
     ]["services"][1]
     await alice.disconnect()
+
+
+async def test_creating_an_api_token_warns_every_open_page_of_its_owner(channel_layer):
+    from accounts import services
+    from accounts.models import User
+
+    user_id, cookie = await session_cookie("alice@example.com")
+    alice, _ = await connect(cookie)
+    await subscribe(alice, f"user.{user_id}")
+
+    @database_sync_to_async
+    def create_token():
+        services.api_token_create(user=User.objects.get(pk=user_id), name="ci")
+
+    await create_token()
+    event = await alice.receive_json_from(timeout=5)
+    assert event["type"] == "notify"
+    assert event["data"] == {
+        "message": "A new API token “ci” was created for your account.",
+        "level": "warning",
+    }
+    await alice.disconnect()
