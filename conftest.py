@@ -46,6 +46,15 @@ def client_for(user) -> Client:
     return client
 
 
+def bearer_client(raw_key: str):
+    """An API client sending a personal token or a device key."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
 @pytest.fixture
 def mosquitto():
     """A real Mosquitto broker of this test's own; `mosquitto.stop()` takes it away."""

@@ -8,20 +8,15 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import DeviceKey
+from conftest import bearer_client
 
 WHOAMI = "/api/device/whoami/"
-
-
-def device_client(raw_key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    return client
 
 
 @pytest.mark.django_db
 def test_a_valid_device_key_authenticates_as_its_device(operator):
     key, raw_key = services.device_key_create(owner=operator, name="meter-7")
-    response = device_client(raw_key).get(WHOAMI)
+    response = bearer_client(raw_key).get(WHOAMI)
     assert response.status_code == 200
     assert response.json()["name"] == "meter-7"
     key.refresh_from_db()
@@ -32,7 +27,7 @@ def test_a_valid_device_key_authenticates_as_its_device(operator):
 def test_a_revoked_device_key_is_refused(operator):
     key, raw_key = services.device_key_create(owner=operator, name="meter-7")
     key.revoke()
-    response = device_client(raw_key).get(WHOAMI)
+    response = bearer_client(raw_key).get(WHOAMI)
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "Invalid, expired or revoked key."
 
@@ -40,8 +35,8 @@ def test_a_revoked_device_key_is_refused(operator):
 @pytest.mark.django_db
 def test_a_wrong_or_missing_device_key_is_refused(operator):
     services.device_key_create(owner=operator, name="meter-7")
-    assert device_client("fsd_not-a-real-key").get(WHOAMI).status_code == 401
-    assert device_client("something-else").get(WHOAMI).status_code == 401
+    assert bearer_client("fsd_not-a-real-key").get(WHOAMI).status_code == 401
+    assert bearer_client("something-else").get(WHOAMI).status_code == 401
     assert APIClient().get(WHOAMI).status_code == 401
 
 
@@ -49,14 +44,14 @@ def test_a_wrong_or_missing_device_key_is_refused(operator):
 def test_an_expired_device_key_is_refused(operator):
     key, raw_key = services.device_key_create(owner=operator, name="meter-7")
     DeviceKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert device_client(raw_key).get(WHOAMI).status_code == 401
+    assert bearer_client(raw_key).get(WHOAMI).status_code == 401
 
 
 @pytest.mark.django_db
 def test_a_device_key_opens_no_endpoint_meant_for_people(operator):
     _, raw_key = services.device_key_create(owner=operator, name="meter-7")
-    assert device_client(raw_key).get("/api/me/").status_code == 403
-    assert device_client(raw_key).get("/api/device-keys/").status_code == 403
+    assert bearer_client(raw_key).get("/api/me/").status_code == 403
+    assert bearer_client(raw_key).get("/api/device-keys/").status_code == 403
 
 
 @pytest.mark.django_db
@@ -78,7 +73,7 @@ def test_the_key_is_shown_once_and_stored_only_hashed(operator):
     assert [k["key"] for k in listed] == [None]
     stored = DeviceKey.objects.get()
     assert raw_key not in (stored.digest, stored.hint)
-    assert device_client(raw_key).get(WHOAMI).status_code == 200
+    assert bearer_client(raw_key).get(WHOAMI).status_code == 200
 
 
 @pytest.mark.django_db
@@ -87,7 +82,7 @@ def test_revoking_through_the_api_keeps_the_record(operator):
     client.force_authenticate(operator)
     created = client.post("/api/device-keys/", {"name": "camera-1"}).json()
     assert client.delete(f"/api/device-keys/{created['id']}/").status_code == 204
-    assert device_client(created["key"]).get(WHOAMI).status_code == 401
+    assert bearer_client(created["key"]).get(WHOAMI).status_code == 401
     assert client.get(f"/api/device-keys/{created['id']}/").json()["is_active"] is False
 
 
@@ -111,7 +106,7 @@ def test_people_see_only_their_own_device_keys_unless_they_may_see_all(
 @pytest.mark.django_db
 def test_last_used_is_written_at_most_once_a_minute(operator, django_assert_num_queries):
     key, raw_key = services.device_key_create(owner=operator, name="meter-7")
-    client = device_client(raw_key)
+    client = bearer_client(raw_key)
     client.get(WHOAMI)  # records the use
     with django_assert_num_queries(1):  # the lookup only, no UPDATE
         assert client.get(WHOAMI).status_code == 200
