@@ -260,3 +260,11 @@ LOGGING = {
 
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="flowsuite-demo")
+
+# --- Gate pass ------------------------------------------------------------------------------
+# Days a newly issued badge is valid (0: until revoked).
+GATEPASS_BADGE_VALID_DAYS = env.int("GATEPASS_BADGE_VALID_DAYS", default=365)
+# Seconds within which a second scan of the same driver at the same station is the same scan.
+GATEPASS_DOUBLE_SCAN_SECONDS = env.int("GATEPASS_DOUBLE_SCAN_SECONDS", default=30)
+# Hours inside after which a driver is highlighted as overstaying.
+GATEPASS_OVERSTAY_HOURS = env.float("GATEPASS_OVERSTAY_HOURS", default=12)
