@@ -1,10 +1,16 @@
-"""Fixtures every app's tests share: persona users and real services."""
+"""Fixtures every app's tests share: persona users, real services, a served site and a
+browser."""
+
+import os
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from accounts import roles, services
-from flowsuite.testing import Mosquitto, Redis
+from flowsuite.testing import Mosquitto, Redis, free_port, wait_for_port
 
 PASSWORD = "correct-horse-battery"
 
@@ -68,3 +74,93 @@ def redis_server():
     server = Redis().start()
     yield server
     server.cleanup()
+
+
+# --- Browser tests (run in their own pytest process: make test does) -------------------
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class Site(str):
+    """The served site's base URL, with `manage(*args)` to run commands against its data."""
+
+    def __new__(cls, url, manage):
+        site = super().__new__(cls, url)
+        site.manage = manage
+        return site
+
+
+@pytest.fixture
+def site(tmp_path, mosquitto):
+    """daphne serving FlowSuite with demo users, a fresh SQLite database and a real broker."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        VAR_DIR=str(tmp_path),
+        MQTT_URL=mosquitto.url,
+        SYSTEM_STATUS_INTERVAL="0.5",
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+
+    def manage(*args) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+
+    manage("migrate", "--no-input")
+    manage("seed_demo", "--force")
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "flowsuite.asgi:application",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, timeout=30)
+    yield Site(f"http://127.0.0.1:{port}", manage)
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def log_in(page, site, email="viewer@flowsuite.demo"):
+    page.goto(f"{site}/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", settings.DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site}/")

@@ -42,6 +42,8 @@ def _code_of(exc) -> str:
 def _message_of(exc) -> str:
     detail = exc.detail
     if isinstance(detail, dict):
+        if list(detail) == ["non_field_errors"]:  # the whole request is wrong, not a field
+            return " ".join(str(item) for item in detail["non_field_errors"])
         return _("Some fields are not valid.") if detail else str(exc.default_detail)
     if isinstance(detail, list):
         return " ".join(str(item) for item in detail)

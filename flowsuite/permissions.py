@@ -22,3 +22,16 @@ class IsDevice(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return bool(getattr(request.user, "is_device", False))
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    """Django's model permissions, reading included: GET needs `view_<model>`."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view):
+        return IsPerson().has_permission(request, view) and super().has_permission(request, view)

@@ -7,6 +7,7 @@ from rest_framework import routers
 
 from accounts import api as accounts_api
 from accounts.urls import auth_urlpatterns
+from gatepass import urls as gatepass_urls
 
 from . import api_views, views
 
@@ -23,6 +24,7 @@ api_urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("device/whoami/", accounts_api.DeviceWhoAmIView.as_view(), name="device-whoami"),
     path("status/", api_views.StatusView.as_view(), name="status"),
+    path("gatepass/", include(gatepass_urls.api_urlpatterns)),
     path("", include(router.urls)),
 ]
 
@@ -32,7 +34,7 @@ urlpatterns = [
     path("energy/", views.domain, {"domain": "energy"}, name="energy"),
     path("traffic/", views.domain, {"domain": "traffic"}, name="traffic"),
     path("surveillance/", views.domain, {"domain": "surveillance"}, name="surveillance"),
-    path("gatepass/", views.domain, {"domain": "gatepass"}, name="gatepass"),
+    path("gatepass/", include("gatepass.urls")),
     path("accounts/", include(auth_urlpatterns)),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),

@@ -30,6 +30,7 @@ def healthz(request):
 
 DOMAINS = {
     "energy": {
+        "url_name": "energy",
         "title": _("Energy"),
         "icon": "bi-lightning-charge",
         "summary": _(
@@ -38,6 +39,7 @@ DOMAINS = {
         ),
     },
     "traffic": {
+        "url_name": "traffic",
         "title": _("Traffic"),
         "icon": "bi-stoplights",
         "summary": _(
@@ -46,6 +48,7 @@ DOMAINS = {
         ),
     },
     "surveillance": {
+        "url_name": "surveillance",
         "title": _("Surveillance"),
         "icon": "bi-camera-video",
         "summary": _(
@@ -53,6 +56,7 @@ DOMAINS = {
         ),
     },
     "gatepass": {
+        "url_name": "gatepass:dashboard",
         "title": _("Gate pass"),
         "icon": "bi-qr-code-scan",
         "summary": _(

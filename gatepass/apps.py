@@ -8,8 +8,13 @@ class GatepassConfig(AppConfig):
 
     role_permissions = {
         "operator": [
-            "view_driver", "add_driver", "change_driver", "view_badge", "add_badge",
-            "view_station", "view_movement",
+            "view_driver",
+            "add_driver",
+            "change_driver",
+            "view_badge",
+            "add_badge",
+            "view_station",
+            "view_movement",
         ],
         "guard": ["view_driver", "view_station", "view_movement", "add_movement"],
         "viewer": ["view_driver", "view_station", "view_movement"],

@@ -29,8 +29,13 @@ class Driver(models.Model):
     )
     banned_at = models.DateTimeField(_("banned at"), null=True, blank=True, editable=False)
     banned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False, verbose_name=_("banned by"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("banned by"),
     )
     ban_reason = models.TextField(_("reason for the ban"), blank=True, editable=False)
     # Where the driver is now: kept by each accepted scan (gatepass.scanning), so that
@@ -53,8 +58,12 @@ class Driver(models.Model):
         duplicate = Driver.objects.filter(licence_number=self.licence_number).exclude(pk=self.pk)
         if self.licence_number and duplicate.exists():
             raise ValidationError(
-                {"licence_number": _("A driver with licence number %(number)s is already "
-                                     "registered.") % {"number": self.licence_number}}
+                {
+                    "licence_number": _(
+                        "A driver with licence number %(number)s is already registered."
+                    )
+                    % {"number": self.licence_number}
+                }
             )
 
     @property
@@ -102,7 +111,9 @@ class Station(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     guards = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="gatepass_stations",
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="gatepass_stations",
         verbose_name=_("guards"),
     )
 
@@ -123,13 +134,20 @@ class Movement(models.Model):
         Station, on_delete=models.PROTECT, related_name="movements", verbose_name=_("station")
     )
     driver = models.ForeignKey(
-        Driver, null=True, blank=True, on_delete=models.PROTECT, related_name="movements",
+        Driver,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="movements",
         verbose_name=_("driver"),
     )
     # The driver's company at the time, so that history filters need no join.
     company = models.CharField(_("company"), max_length=150, blank=True)
     guard = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("guard"),
     )
     outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices)
@@ -140,7 +158,11 @@ class Movement(models.Model):
     method = models.CharField(_("method"), max_length=10, choices=Method.choices)
     note = models.TextField(_("note"), blank=True)
     corrects = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrections",
         verbose_name=_("corrects"),
     )
 

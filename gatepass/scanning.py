@@ -36,7 +36,11 @@ def may_scan_at(user, station: Station) -> bool:
 
 
 def scan(
-    *, station: Station, guard, token: str = "", licence_number: str = "",
+    *,
+    station: Station,
+    guard,
+    token: str = "",
+    licence_number: str = "",
     now: datetime | None = None,
 ) -> ScanResult:
     """Record a scan attempt at `station` by `guard`; raises PermissionDenied if not allowed."""
@@ -55,10 +59,15 @@ def scan(
                 return ScanResult(repeat, duplicate=True)
         reason, direction = (refusal, "") if refusal else _decide(driver, station)
         movement = Movement.objects.create(
-            occurred_at=now, station=station, driver=driver, guard=guard,
+            occurred_at=now,
+            station=station,
+            driver=driver,
+            guard=guard,
             company=driver.company if driver else "",
             outcome=Outcome.ACCEPTED if reason == Reason.OK else Outcome.REFUSED,
-            direction=direction, reason=reason, method=method,
+            direction=direction,
+            reason=reason,
+            method=method,
             note=f"licence {normalize_licence(licence_number)}" if licence_number else "",
         )
         if movement.accepted:
@@ -105,9 +114,17 @@ def record_correction(*, movement: Movement, by, direction: str, note: str) -> M
     driver = Driver.objects.select_for_update().get(pk=movement.driver_id)
     now = timezone.now()
     correction = Movement.objects.create(
-        occurred_at=now, station=movement.station, driver=driver, guard=by,
-        company=driver.company, outcome=Outcome.ACCEPTED, direction=direction,
-        reason=Reason.CORRECTION, method=Method.CORRECTION, note=note, corrects=movement,
+        occurred_at=now,
+        station=movement.station,
+        driver=driver,
+        guard=by,
+        company=driver.company,
+        outcome=Outcome.ACCEPTED,
+        direction=direction,
+        reason=Reason.CORRECTION,
+        method=Method.CORRECTION,
+        note=note,
+        corrects=movement,
     )
     driver.inside_since = now if direction == Direction.ENTRY else None
     driver.save(update_fields=["inside_since"])
@@ -117,14 +134,19 @@ def record_correction(*, movement: Movement, by, direction: str, note: str) -> M
 
 def publish_movement(movement: Movement) -> None:
     driver = movement.driver
-    live.publish(LIVE_GROUP, "movement", {
-        "id": movement.pk,
-        "occurred_at": movement.occurred_at,
-        "station": {"id": movement.station_id, "name": movement.station.name},
-        "driver": {"id": driver.pk, "name": driver.name, "company": driver.company}
-        if driver else None,
-        "outcome": movement.outcome,
-        "direction": movement.direction,
-        "reason": movement.reason,
-        "method": movement.method,
-    })
+    live.publish(
+        LIVE_GROUP,
+        "movement",
+        {
+            "id": movement.pk,
+            "occurred_at": movement.occurred_at,
+            "station": {"id": movement.station_id, "name": movement.station.name},
+            "driver": {"id": driver.pk, "name": driver.name, "company": driver.company}
+            if driver
+            else None,
+            "outcome": movement.outcome,
+            "direction": movement.direction,
+            "reason": movement.reason,
+            "method": movement.method,
+        },
+    )

@@ -16,3 +16,13 @@ def bootstrap(field):
     if field.errors:
         css += " is-invalid"
     return field.as_widget(attrs={"class": css})
+
+
+@register.filter
+def duration(value):
+    """A timedelta as "2 h 05 min" (or "12 min")."""
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

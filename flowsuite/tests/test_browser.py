@@ -1,93 +1,11 @@
 """End to end in headless Chromium (Debian's) against daphne: log in, switch the theme, and
 watch the home page follow a broker going down, live."""
 
-import os
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 
-from flowsuite.testing import free_port, wait_for_port
+from conftest import log_in
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def site(tmp_path, mosquitto):
-    """daphne serving FlowSuite with demo users, a fresh SQLite database and a real broker."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        VAR_DIR=str(tmp_path),
-        MQTT_URL=mosquitto.url,
-        SYSTEM_STATUS_INTERVAL="0.5",
-        DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-    )
-
-    def manage(*args):
-        subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    manage("migrate", "--no-input")
-    manage("seed_demo", "--force")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "flowsuite.asgi:application",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port, timeout=30)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def log_in(page, site, email="viewer@flowsuite.demo"):
-    page.goto(f"{site}/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", settings.DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site}/")
 
 
 def test_log_in_switch_theme_and_see_the_broker_go_down_live(site, browser, mosquitto):

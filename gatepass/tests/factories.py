@@ -4,8 +4,7 @@ from gatepass.models import Driver, Station
 
 
 def make_driver(name="Juan Pérez", licence="LIC-001", company="Transportes Norte", **fields):
-    return drivers.driver_save(Driver(name=name, licence_number=licence, company=company,
-                                      **fields))
+    return drivers.driver_save(Driver(name=name, licence_number=licence, company=company, **fields))
 
 
 def make_station(name="North gate", mode=StationMode.BOTH, guards=(), **fields):

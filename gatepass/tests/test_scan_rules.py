@@ -23,8 +23,9 @@ def gate(guard):
 
 
 def scan_at(station, guard, token, minutes=0):
-    return scan(station=station, guard=guard, token=token,
-                now=timezone.now() + timedelta(minutes=minutes))
+    return scan(
+        station=station, guard=guard, token=token, now=timezone.now() + timedelta(minutes=minutes)
+    )
 
 
 def test_entry_then_exit_toggles_whether_the_driver_is_inside(driver, gate, guard):
@@ -43,8 +44,10 @@ def test_entry_at_an_entry_only_station_while_inside_is_refused(driver, guard):
     entry_gate = make_station("Entry gate", StationMode.ENTRY, guards=[guard])
     scan_at(entry_gate, guard, token_of(driver))
     again = scan_at(entry_gate, guard, token_of(driver), minutes=10)
-    assert (again.movement.outcome, again.movement.reason) == (Outcome.REFUSED,
-                                                              Reason.ALREADY_INSIDE)
+    assert (again.movement.outcome, again.movement.reason) == (
+        Outcome.REFUSED,
+        Reason.ALREADY_INSIDE,
+    )
     assert Movement.objects.count() == 2  # the refusal is on record too
 
 
@@ -77,8 +80,11 @@ def test_forged_and_tampered_tokens_are_refused(driver, gate, guard):
     token = token_of(driver)
     tampered = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
     forged = "FSG1:" + "x" * 16 + ":" + "y" * 43
-    for bad, reason in ((tampered, Reason.FORGED), (forged, Reason.FORGED),
-                        ("hello", Reason.UNKNOWN)):
+    for bad, reason in (
+        (tampered, Reason.FORGED),
+        (forged, Reason.FORGED),
+        ("hello", Reason.UNKNOWN),
+    ):
         result = scan_at(gate, guard, bad)
         assert (result.movement.outcome, result.movement.reason) == (Outcome.REFUSED, reason)
         assert result.movement.driver is None

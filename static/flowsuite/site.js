@@ -76,9 +76,23 @@
     },
   };
 
+  // Elements with data-since="<ISO time>" show the time elapsed since then, ticking.
+  function tickElapsed() {
+    const now = Date.now();
+    document.querySelectorAll("[data-since]").forEach((element) => {
+      const seconds = Math.max(0, Math.floor((now - new Date(element.dataset.since)) / 1000));
+      const h = Math.floor(seconds / 3600);
+      const m = Math.floor((seconds % 3600) / 60);
+      const s = seconds % 60;
+      element.textContent = h + ":" + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
+    });
+  }
+
   window.FlowSuite = { toast, format, csrfToken };
   document.addEventListener("DOMContentLoaded", () => {
     setupThemeToggle();
     setupLive();
+    tickElapsed();
+    setInterval(tickElapsed, 1000);
   });
 })();

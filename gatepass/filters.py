@@ -1,0 +1,51 @@
+"""One definition of the movement filters, used by the history page, its CSV and the API."""
+
+from datetime import datetime, time
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import Outcome
+from .models import Driver, Station
+
+
+class MovementFilter(forms.Form):
+    date_from = forms.DateField(
+        label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    station = forms.ModelChoiceField(Station.objects.all(), label=_("station"), required=False)
+    driver = forms.ModelChoiceField(Driver.objects.all(), label=_("driver"), required=False)
+    company = forms.CharField(label=_("company"), required=False)
+    outcome = forms.ChoiceField(
+        label=_("outcome"), required=False, choices=[("", _("All"))] + Outcome.choices
+    )
+
+    def apply(self, movements):
+        """`movements` narrowed to the valid filters (invalid ones are ignored)."""
+        if not self.is_valid():
+            return movements.none()
+        data = self.cleaned_data
+        if data["date_from"]:
+            movements = movements.filter(occurred_at__gte=_start_of(data["date_from"]))
+        if data["date_to"]:
+            movements = movements.filter(occurred_at__lt=_start_of(data["date_to"], days=1))
+        if data["station"]:
+            movements = movements.filter(station=data["station"])
+        if data["driver"]:
+            movements = movements.filter(driver=data["driver"])
+        if data["company"]:
+            movements = movements.filter(company__iexact=data["company"].strip())
+        if data["outcome"]:
+            movements = movements.filter(outcome=data["outcome"])
+        return movements
+
+
+def _start_of(day, days: int = 0) -> datetime:
+    """Midnight of `day` (+ days) in the current (the user's) time zone."""
+    from datetime import timedelta
+
+    return timezone.make_aware(datetime.combine(day + timedelta(days=days), time.min))
