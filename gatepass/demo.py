@@ -83,8 +83,8 @@ def _a_day_of_movements(people, stations, guard) -> int:
             )
             count += 1
             moment += timedelta(minutes=rng.randint(40, 300))
-            if moment >= now or rng.random() < 0.25:
-                break
+            if moment >= now:
+                break  # still inside
             scan(station=rng.choice([north, south_exit]), guard=guard, token=token, now=moment)
             count += 1
             moment += timedelta(minutes=rng.randint(30, 240))
