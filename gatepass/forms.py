@@ -27,3 +27,16 @@ class BanForm(forms.Form):
 
 class ManualEntryForm(forms.Form):
     licence_number = forms.CharField(label=_("licence number"), max_length=40)
+
+
+class CorrectionForm(forms.Form):
+    direction = forms.ChoiceField(
+        label=_("the driver is now"),
+        choices=[
+            ("entry", _("inside (an entry was missed)")),
+            ("exit", _("outside (an exit was missed)")),
+        ],
+    )
+    note = forms.CharField(
+        label=_("reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("drivers/<int:pk>/edit/", views.driver_edit, name="driver_edit"),
     path("drivers/<int:pk>/ban/", views.driver_ban, name="driver_ban"),
     path("drivers/<int:pk>/unban/", views.driver_unban, name="driver_unban"),
+    path("drivers/<int:pk>/correct/", views.driver_correct, name="driver_correct"),
     path("drivers/<int:pk>/photo/", views.driver_photo, name="driver_photo"),
     path("drivers/<int:pk>/badge/", views.badge, name="badge"),
     path("drivers/<int:pk>/badge.<str:kind>", views.badge_image, name="badge_image"),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from . import badges, drivers, scanning, selectors
 from .choices import DriverStatus
 from .filters import MovementFilter
-from .forms import BanForm, DriverForm, ManualEntryForm
+from .forms import BanForm, CorrectionForm, DriverForm, ManualEntryForm
 from .models import Driver, Movement, Station
 
 can_view = permission_required("gatepass.view_movement", raise_exception=True)
@@ -115,6 +115,20 @@ def driver_unban(request, pk):
     driver = get_object_or_404(Driver, pk=pk)
     drivers.unban(driver=driver)
     messages.success(request, _("%(name)s may come in again.") % {"name": driver.name})
+    return redirect("gatepass:driver", pk=pk)
+
+
+@login_required
+@require_POST
+@permission_required("gatepass.correct_movement", raise_exception=True)
+def driver_correct(request, pk):
+    """An admin records where the driver really is (a missed scan), with a reason."""
+    driver = get_object_or_404(Driver, pk=pk)
+    form = CorrectionForm(request.POST)
+    last = driver.movements.order_by("-occurred_at", "-id").first()
+    if form.is_valid() and last is not None:
+        scanning.record_correction(movement=last, by=request.user, **form.cleaned_data)
+        messages.success(request, _("The correction was recorded."))
     return redirect("gatepass:driver", pk=pk)
 
 

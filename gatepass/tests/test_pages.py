@@ -133,3 +133,24 @@ def test_inside_now_lists_longest_first_and_flags_overstays(guard, viewer, setti
     assert [d.name for d in drivers] == ["Juan Pérez", "Ana Ruiz"]
     assert [d.overstaying for d in drivers] == [True, False]
     assert "Overstay" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_admin_corrects_a_missed_exit_with_a_new_movement(guard, admin_user, operator):
+    gate = make_station(guards=[guard])
+    driver = make_driver()
+    entry = scan(station=gate, guard=guard, token=token_of(driver)).movement
+    url = reverse("gatepass:driver_correct", args=[driver.pk])
+    form = {"direction": "exit", "note": "Left through the service gate"}
+    assert client_for(operator).post(url, form).status_code == 403
+    client_for(admin_user).post(url, form)
+    driver.refresh_from_db()
+    assert not driver.is_inside
+    correction = driver.movements.latest("occurred_at")
+    assert (correction.corrects, correction.method, correction.guard) == (
+        entry,
+        "correction",
+        admin_user,
+    )
+    entry.refresh_from_db()
+    assert entry.direction == "entry"  # the original stays as it was
