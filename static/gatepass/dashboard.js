@@ -5,6 +5,9 @@
   const labels = document.getElementById("chart-labels").dataset;
   const perHour = JSON.parse(document.getElementById("per-hour-data").textContent);
   const style = getComputedStyle(document.documentElement);
+  // Chart.js draws on a canvas: give it the theme's text and line colours.
+  Chart.defaults.color = style.getPropertyValue("--bs-secondary-color");
+  Chart.defaults.borderColor = style.getPropertyValue("--bs-border-color-translucent");
   const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
   const chart = new Chart(document.getElementById("per-hour"), {
     type: "bar",
@@ -21,6 +24,8 @@
       plugins: { legend: { position: "bottom" } },
     },
   });
+
+  document.addEventListener("flowsuite:theme", () => location.reload());
 
   function render(summary) {
     for (const key of ["inside", "entries", "exits", "refused"]) {
