@@ -3,11 +3,12 @@
 from datetime import datetime, time
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Outcome
-from .models import Driver, Station
+from .models import Driver, Station, normalize_licence
 
 
 class MovementFilter(forms.Form):
@@ -36,12 +37,23 @@ class MovementFilter(forms.Form):
         if data["station"]:
             movements = movements.filter(station=data["station"])
         if data["driver"]:
-            movements = movements.filter(driver=data["driver"])
+            movements = movements.filter(driver__in=_drivers_matching(data["driver"]))
         if data["company"]:
-            movements = movements.filter(company__iexact=data["company"].strip())
+            # Exact: the (company, time) index answers it; a case-blind match would scan.
+            movements = movements.filter(company=data["company"])
         if data["outcome"]:
             movements = movements.filter(outcome=data["outcome"])
         return movements
+
+
+def _drivers_matching(text: str) -> list[int]:
+    text = text.strip()
+    if text.isdigit():
+        return [int(text)]
+    found = Driver.objects.filter(
+        Q(name__icontains=text) | Q(licence_number=normalize_licence(text))
+    )
+    return list(found.values_list("pk", flat=True)[:500])
 
 
 def _start_of(day, days: int = 0) -> datetime:

@@ -46,7 +46,6 @@ def scan(
     """Record a scan attempt at `station` by `guard`; raises PermissionDenied if not allowed."""
     if not may_scan_at(guard, station):
         raise PermissionDenied("not assigned to this station")
-    now = now or timezone.now()
     method = Method.MANUAL if licence_number else Method.QR
     driver, refusal = _identify(token=token, licence_number=licence_number)
     if not station.is_active:
@@ -55,8 +54,11 @@ def scan(
         if driver is not None:
             # Two guards scanning the same driver at once must not both record an entry.
             driver = Driver.objects.select_for_update().get(pk=driver.pk)
-            if refusal is None and (repeat := _recent_acceptance(driver, station, now)):
-                return ScanResult(repeat, duplicate=True)
+        # Taken once the driver is locked, so that a driver's movements are in time order.
+        now = now or timezone.now()
+        repeat = _recent_acceptance(driver, station, now) if driver and not refusal else None
+        if repeat:
+            return ScanResult(repeat, duplicate=True)
         reason, direction = (refusal, "") if refusal else _decide(driver, station)
         movement = Movement.objects.create(
             occurred_at=now,
@@ -90,7 +92,7 @@ def _identify(*, token: str, licence_number: str) -> tuple[Driver | None, str | 
 def _recent_acceptance(driver: Driver, station: Station, now: datetime) -> Movement | None:
     window = timedelta(seconds=settings.GATEPASS_DOUBLE_SCAN_SECONDS)
     last = driver.movements.filter(station=station).order_by("-occurred_at", "-id").first()
-    if last and last.accepted and now - last.occurred_at < window:
+    if last and last.accepted and timedelta(0) <= now - last.occurred_at < window:
         return last
     return None
 

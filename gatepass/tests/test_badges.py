@@ -15,7 +15,8 @@ def test_a_printed_qr_decodes_to_a_token_the_scan_endpoint_accepts(guard):
     png = badges.qr_png(badges.token_for(badges.current_badge(driver)))
 
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    decoded, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    # The Aruco-based detector: the classic cv2.QRCodeDetector misses about 4 % of clean codes.
+    decoded, points, _ = cv2.QRCodeDetectorAruco().detectAndDecode(image)
     assert decoded.startswith(badges.TOKEN_PREFIX)
 
     api = APIClient()
