@@ -19,11 +19,25 @@ class MovementFilter(forms.Form):
         label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     station = forms.ModelChoiceField(Station.objects.all(), label=_("station"), required=False)
-    driver = forms.ModelChoiceField(Driver.objects.all(), label=_("driver"), required=False)
-    company = forms.CharField(label=_("company"), required=False)
+    # A name or licence number to look for (or a driver's id): a list of every driver would
+    # weigh more than the page.
+    driver = forms.CharField(
+        label=_("driver"),
+        required=False,
+        max_length=150,
+        widget=forms.TextInput(attrs={"placeholder": _("name or licence")}),
+    )
+    company = forms.ChoiceField(label=_("company"), required=False)
     outcome = forms.ChoiceField(
         label=_("outcome"), required=False, choices=[("", _("All"))] + Outcome.choices
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        companies = Driver.objects.exclude(company="").order_by("company")
+        self.fields["company"].choices = [("", _("All"))] + [
+            (name, name) for name in companies.values_list("company", flat=True).distinct()
+        ]
 
     def apply(self, movements):
         """`movements` narrowed to the valid filters (invalid ones are ignored)."""

@@ -122,5 +122,7 @@ def test_movements_and_inside_now_through_the_api(driver, guard, viewer):
     api_for(guard).post("/api/gatepass/scans/", {"station": gate.pk, "token": "bogus"})
     refused = api_for(viewer).get("/api/gatepass/movements/?outcome=refused").json()
     assert refused["count"] == 1 and refused["results"][0]["reason"] == "unknown"
+    by_name = api_for(viewer).get("/api/gatepass/movements/", {"driver": "pérez"}).json()
+    assert by_name["count"] == 1 and by_name["results"][0]["driver_name"] == driver.name
     inside = api_for(viewer).get("/api/gatepass/inside/").json()
     assert [d["name"] for d in inside] == [driver.name]
