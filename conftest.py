@@ -15,6 +15,15 @@ from flowsuite.testing import Mosquitto, Redis, free_port, wait_for_port
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: rolled-back databases reuse primary keys."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def make_user(email: str, role: str = roles.VIEWER, **fields):
     return services.user_create(email=email, password=PASSWORD, role=role, **fields)
 

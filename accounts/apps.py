@@ -16,6 +16,6 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import roles, schema  # noqa: F401  (schema registers the auth schemes)
+        from . import backends, roles, schema  # noqa: F401  (they register signal handlers)
 
         post_migrate.connect(roles.sync_role_permissions_after_migrate)

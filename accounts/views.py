@@ -25,7 +25,7 @@ def signup(request):
             password=form.cleaned_data["password1"],
             display_name=form.cleaned_data["display_name"],
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user)
         messages.success(request, _("Welcome to FlowSuite."))
         return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})

@@ -137,6 +137,7 @@ MQTT_CLIENT_ID_PREFIX = env.str("MQTT_CLIENT_ID_PREFIX", default="flowsuite")
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.CachedPermissionsBackend"]
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -57,3 +57,19 @@ def test_assigning_a_role_replaces_the_previous_one(viewer):
     assert roles.role_of(viewer) == roles.OPERATOR
     assert viewer.is_staff
     assert list(viewer.groups.values_list("name", flat=True)) == ["operator"]
+
+
+@pytest.mark.django_db
+def test_a_new_role_takes_effect_at_once_despite_the_permission_cache(viewer):
+    from accounts.models import User
+
+    def create_key():
+        api = APIClient()
+        api.force_authenticate(User.objects.get(pk=viewer.pk))  # a fresh request's user
+        return api.post("/api/device-keys/", {"name": "meter"}).status_code
+
+    assert create_key() == 403
+    roles.assign_role(viewer, roles.OPERATOR)
+    assert create_key() == 201
+    roles.assign_role(viewer, roles.VIEWER)
+    assert create_key() == 403
