@@ -32,8 +32,11 @@ def token_for(badge: Badge) -> str:
     return TOKEN_PREFIX + _signer.sign(badge.code)
 
 
-def badge_from_token(token: str) -> Badge:
-    """The valid badge a scanned token stands for; BadgeRefused(reason) otherwise."""
+def badge_from_token(token: str, *, lock: bool = False) -> Badge:
+    """The valid badge a scanned token stands for; BadgeRefused(reason) otherwise.
+
+    lock: inside a transaction, lock the badge and its driver until it ends.
+    """
     token = token.strip()
     if not token.startswith(TOKEN_PREFIX):
         raise BadgeRefused(Reason.UNKNOWN)
@@ -41,7 +44,8 @@ def badge_from_token(token: str) -> Badge:
         code = _signer.unsign(token[len(TOKEN_PREFIX) :])
     except signing.BadSignature:
         raise BadgeRefused(Reason.FORGED) from None
-    badge = Badge.objects.select_related("driver").filter(code=code).first()
+    badges = Badge.objects.select_related("driver")
+    badge = (badges.select_for_update() if lock else badges).filter(code=code).first()
     if badge is None:
         raise BadgeRefused(Reason.UNKNOWN)
     if badge.revoked_at is not None:

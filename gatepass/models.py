@@ -41,6 +41,17 @@ class Driver(models.Model):
     # Where the driver is now: kept by each accepted scan (gatepass.scanning), so that
     # "inside now" never has to replay the history.
     inside_since = models.DateTimeField(_("inside since"), null=True, blank=True, editable=False)
+    # The last accepted scan, so that a repeat within the double-scan window is told apart
+    # without reading the history.
+    last_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_scan_station = models.ForeignKey(
+        "Station",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_at = models.DateTimeField(_("registered"), auto_now_add=True)
 
     class Meta:

@@ -47,18 +47,18 @@ def scan(
     if not may_scan_at(guard, station):
         raise PermissionDenied("not assigned to this station")
     method = Method.MANUAL if licence_number else Method.QR
-    driver, refusal = _identify(token=token, licence_number=licence_number)
-    if not station.is_active:
-        refusal = Reason.STATION_INACTIVE
     with transaction.atomic():
-        if driver is not None:
-            # Two guards scanning the same driver at once must not both record an entry.
-            driver = Driver.objects.select_for_update().get(pk=driver.pk)
+        # The driver's row stays locked until the end: two guards scanning the same driver at
+        # once must not both record an entry.
+        driver, refusal = _identify(token=token, licence_number=licence_number)
+        if not station.is_active:
+            refusal = Reason.STATION_INACTIVE
         # Taken once the driver is locked, so that a driver's movements are in time order.
         now = now or timezone.now()
-        repeat = _recent_acceptance(driver, station, now) if driver and not refusal else None
-        if repeat:
-            return ScanResult(repeat, duplicate=True)
+        if driver and not refusal and _is_repeat(driver, station, now):
+            last = driver.movements.filter(station=station, outcome=Outcome.ACCEPTED)
+            last = last.order_by("-occurred_at", "-id")
+            return ScanResult(last.first(), duplicate=True)
         reason, direction = (refusal, "") if refusal else _decide(driver, station)
         movement = Movement.objects.create(
             occurred_at=now,
@@ -74,27 +74,30 @@ def scan(
         )
         if movement.accepted:
             driver.inside_since = now if direction == Direction.ENTRY else None
-            driver.save(update_fields=["inside_since"])
+            driver.last_scan_at, driver.last_scan_station = now, station
+            driver.save(update_fields=["inside_since", "last_scan_at", "last_scan_station"])
         publish_movement(movement)
     return ScanResult(movement)
 
 
 def _identify(*, token: str, licence_number: str) -> tuple[Driver | None, str | None]:
+    """The driver (locked) and, when the scan must be refused, why."""
     if licence_number:
-        driver = Driver.objects.filter(licence_number=normalize_licence(licence_number)).first()
+        drivers = Driver.objects.select_for_update()
+        driver = drivers.filter(licence_number=normalize_licence(licence_number)).first()
         return driver, None if driver else Reason.UNKNOWN
     try:
-        return badges.badge_from_token(token).driver, None
+        return badges.badge_from_token(token, lock=True).driver, None
     except badges.BadgeRefused as refused:
         return (refused.badge.driver if refused.badge else None), refused.reason
 
 
-def _recent_acceptance(driver: Driver, station: Station, now: datetime) -> Movement | None:
+def _is_repeat(driver: Driver, station: Station, now: datetime) -> bool:
+    """Whether the driver's last accepted scan was here, within the double-scan window."""
+    if driver.last_scan_at is None or driver.last_scan_station_id != station.pk:
+        return False
     window = timedelta(seconds=settings.GATEPASS_DOUBLE_SCAN_SECONDS)
-    last = driver.movements.filter(station=station).order_by("-occurred_at", "-id").first()
-    if last and last.accepted and timedelta(0) <= now - last.occurred_at < window:
-        return last
-    return None
+    return timedelta(0) <= now - driver.last_scan_at < window
 
 
 def _decide(driver: Driver, station: Station) -> tuple[str, str]:

@@ -39,13 +39,16 @@ run_pytest() {  # name, then pytest arguments
   [[ $code == 0 ]] || failed+=("$name")
 }
 
+# Each run in a subshell of its own environment; its exit code says whether it failed.
 (
+  failed=()
   unset DATABASE_URL REDIS_URL MQTT_URL
   run_pytest sqlite -m "not browser" ${ARGS:-}
   exit ${#failed[@]}
 ) || failed+=("sqlite")
 
 (
+  failed=()
   export DATABASE_URL="postgres://flowsuite:flowsuite@127.0.0.1:$PG_PORT/flowsuite"
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   unset MQTT_URL
@@ -54,6 +57,7 @@ run_pytest() {  # name, then pytest arguments
 ) || failed+=("postgres-redis")
 
 (
+  failed=()
   unset DATABASE_URL REDIS_URL MQTT_URL
   export DJANGO_ALLOW_ASYNC_UNSAFE=true
   run_pytest browser -m browser ${ARGS:-}
