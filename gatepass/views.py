@@ -135,13 +135,13 @@ def driver_correct(request, pk):
 @login_required
 @permission_required("gatepass.view_driver", raise_exception=True)
 def driver_photo(request, pk):
+    """The driver's thumbnail (a JPEG we made), only to people who may see drivers."""
     driver = get_object_or_404(Driver, pk=pk)
-    image = driver.photo if request.GET.get("full") and driver.photo else driver.thumbnail
-    if not image:
+    if not driver.thumbnail:
         raise Http404
-    return FileResponse(
-        image.open("rb"), content_type="image/jpeg" if image == driver.thumbnail else None
-    )
+    response = FileResponse(driver.thumbnail.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @login_required
