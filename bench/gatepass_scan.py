@@ -3,7 +3,7 @@
 It measures, and prints beside each figure its target:
 
 1. Scans: `--guards` guards (threads, one keep-alive HTTP connection each) scan a random
-   driver's badge at their station every `--interval` s on average (jittered; `--max-rate`:
+   driver's badge at their station every `--interval` s on average (default 5 s) (jittered; `--max-rate`:
    back to back) for `--seconds` s, with `POST /api/gatepass/scans/` against the site served
    by daphne (SQLite in a temporary VAR_DIR, in-memory channel layer). Figures: scans
    recorded, scans/s, errors, and the response time (scan to recorded) p50/p95/p99
@@ -21,7 +21,7 @@ It measures, and prints beside each figure its target:
 
 Run from the top of the project (never by the test suite):
 
-    .venv/bin/python bench/gatepass_scan.py [--guards 50] [--seconds 60] [--interval 1.0]
+    .venv/bin/python bench/gatepass_scan.py [--guards 50] [--seconds 60] [--interval 5.0]
         [--movements 1000000] [--max-rate] [--watchers 2] [--only scans|history]
         [--database-url postgres://user:pass@127.0.0.1:5432/scratch]
 
@@ -84,7 +84,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--guards", type=int, default=50, help="concurrent guards (threads)")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the scan run")
     parser.add_argument(
-        "--interval", type=float, default=1.0, help="mean seconds between two scans of one guard"
+        "--interval",
+        type=float,
+        default=5.0,
+        help="mean seconds between two scans of one guard (5: a truck every 5 s at each of 50 "
+        "gates, far busier than a plant's gates; 1: a stress run, 50 scans/s)",
     )
     parser.add_argument(
         "--max-rate",
