@@ -4,8 +4,8 @@ It measures, and prints beside each figure its target:
 
 1. Scans: `--guards` guards (threads, one keep-alive HTTP connection each) scan a random
    driver's badge at their station every `--interval` s on average (default 5 s; jittered;
-   `--max-rate`: back to back) for `--seconds` s, with `POST /api/gatepass/scans/` against the site served
-   by daphne (SQLite in a temporary VAR_DIR, in-memory channel layer). Figures: scans
+   `--max-rate`: back to back) for `--seconds` s, with `POST /api/gatepass/scans/` against
+   the site served by daphne (SQLite in a temporary VAR_DIR, in-memory channel layer). Figures: scans
    recorded, scans/s, errors, and the response time (scan to recorded) p50/p95/p99
    [p95 < 30 ms].
 2. Live events: `--watchers` websockets logged in as a viewer, subscribed to
