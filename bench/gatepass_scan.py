@@ -5,9 +5,9 @@ It measures, and prints beside each figure its target:
 1. Scans: `--guards` guards (threads, one keep-alive HTTP connection each) scan a random
    driver's badge at their station every `--interval` s on average (default 5 s; jittered;
    `--max-rate`: back to back) for `--seconds` s, with `POST /api/gatepass/scans/` against
-   the site served by daphne (SQLite in a temporary VAR_DIR, in-memory channel layer). Figures: scans
-   recorded, scans/s, errors, and the response time (scan to recorded) p50/p95/p99
-   [p95 < 30 ms].
+   the site served by daphne (SQLite in a temporary VAR_DIR, in-memory channel layer).
+   Figures: scans recorded, scans/s, errors, and the response time (scan to recorded)
+   p50/p95/p99 [p95 < 30 ms].
 2. Live events: `--watchers` websockets logged in as a viewer, subscribed to
    `gatepass.movements`, time from sending a scan to receiving its movement event
    p50/p95 [p95 < 100 ms] (the event may come before the HTTP response: both orders count),
