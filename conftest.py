@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts import roles, services
-from flowsuite.testing import Mosquitto, Redis, free_port, wait_for_port
+from flowsuite.testing import Mosquitto, Redis, daphne_command, free_port, wait_for_port
 
 PASSWORD = "correct-horse-battery"
 
@@ -134,16 +134,7 @@ def site(tmp_path, mosquitto):
     manage("seed_demo", "--force")
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "flowsuite.asgi:application",
-        ],
+        daphne_command(port),
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flowsuite.testing import free_port, wait_for_port  # noqa: E402 (needs ROOT on sys.path)
+from flowsuite.testing import daphne_command, free_port, wait_for_port  # noqa: E402 (needs ROOT on sys.path)
 
 SCAN_P95_TARGET_MS = 30
 EVENT_P95_TARGET_MS = 100
@@ -175,16 +175,7 @@ class Site:
         )
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "flowsuite.asgi:application",
-        ]
+        command = daphne_command(self.port)
         with open(self.log_path, "ab") as output:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT

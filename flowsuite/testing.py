@@ -7,6 +7,7 @@ test command (scripts/test.sh) installs when they are missing.
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,3 +105,17 @@ class Redis(Service):
             "--dir",
             str(self.dir),
         ]
+
+
+def daphne_command(port: int) -> list[str]:
+    """The command that serves FlowSuite with daphne on 127.0.0.1:`port` (from the top folder)."""
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "flowsuite.asgi:application",
+    ]
