@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class EnergyConfig(AppConfig):
     name = "energy"
     verbose_name = _("Energy")
+
+    # Anyone signed in manages their own meters; admins (who get every permission) see all.
+    role_permissions = {}
+
+    def ready(self):
+        from flowsuite import live
+
+        from . import live as energy_live
+        from . import nodes  # noqa: F401  (keeps day buckets in the owner's time zone)
+
+        live.register_domain("energy", energy_live.may_subscribe)

@@ -280,3 +280,20 @@ GATEPASS_BADGE_VALID_DAYS = env.int("GATEPASS_BADGE_VALID_DAYS", default=365)
 GATEPASS_DOUBLE_SCAN_SECONDS = env.int("GATEPASS_DOUBLE_SCAN_SECONDS", default=30)
 # Hours inside after which a driver is highlighted as overstaying.
 GATEPASS_OVERSTAY_HOURS = env.float("GATEPASS_OVERSTAY_HOURS", default=12)
+
+# --- Energy ---------------------------------------------------------------------------------
+# The node (device id) that the older seed's topic `energy/consumption` (a bare kW) feeds.
+ENERGY_LEGACY_DEVICE_ID = env.str("ENERGY_LEGACY_DEVICE_ID", default="")
+# Days of raw readings kept by `manage.py energy_prune`; minute rollups are kept longer,
+# hour and day rollups for ever.
+ENERGY_RAW_RETENTION_DAYS = env.int("ENERGY_RAW_RETENTION_DAYS", default=90)
+ENERGY_MINUTE_RETENTION_DAYS = env.int("ENERGY_MINUTE_RETENTION_DAYS", default=400)
+# Readings older than this (a meter backfilling after an outage) are refused as not sane.
+ENERGY_MAX_BACKFILL_DAYS = env.int("ENERGY_MAX_BACKFILL_DAYS", default=400)
+# Least seconds between two live events of one node: a fast meter cannot flood browsers.
+ENERGY_LIVE_INTERVAL = env.float("ENERGY_LIVE_INTERVAL", default=1.0)
+# MQTT bridge: subscribe with an MQTT v5 shared subscription ($share/<group>/...) when set,
+# so that several bridges split the load.
+ENERGY_MQTT_SHARE_GROUP = env.str("ENERGY_MQTT_SHARE_GROUP", default="")
+# The demo meters that `make run` feeds in-process (0: none).
+DEMO_METERS = env.int("DEMO_METERS", default=0)

@@ -7,6 +7,7 @@ from rest_framework import routers
 
 from accounts import api as accounts_api
 from accounts.urls import auth_urlpatterns
+from energy import urls as energy_urls
 from gatepass import urls as gatepass_urls
 
 from . import api_views, views
@@ -16,6 +17,8 @@ admin.site.site_title = _("FlowSuite administration")
 admin.site.index_title = _("Administration")
 admin.site.site_url = "/"
 
+energy_api_latest = energy_urls.api.LegacyLatestReadingsView.as_view()
+
 router = routers.DefaultRouter()
 router.register("tokens", accounts_api.ApiTokenViewSet, basename="apitoken")
 router.register("device-keys", accounts_api.DeviceKeyViewSet, basename="devicekey")
@@ -24,6 +27,8 @@ api_urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("device/whoami/", accounts_api.DeviceWhoAmIView.as_view(), name="device-whoami"),
     path("status/", api_views.StatusView.as_view(), name="status"),
+    path("energy", energy_api_latest, name="energy-latest-legacy"),
+    path("energy/", include(energy_urls.api_urlpatterns)),
     path("gatepass/", include(gatepass_urls.api_urlpatterns)),
     path("", include(router.urls)),
 ]
@@ -31,7 +36,7 @@ api_urlpatterns = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("energy/", views.domain, {"domain": "energy"}, name="energy"),
+    path("energy/", include("energy.urls")),
     path("traffic/", views.domain, {"domain": "traffic"}, name="traffic"),
     path("surveillance/", views.domain, {"domain": "surveillance"}, name="surveillance"),
     path("gatepass/", include("gatepass.urls")),

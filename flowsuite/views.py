@@ -30,7 +30,7 @@ def healthz(request):
 
 DOMAINS = {
     "energy": {
-        "url_name": "energy",
+        "url_name": "energy:panel",
         "title": _("Energy"),
         "icon": "bi-lightning-charge",
         "summary": _(

@@ -1,0 +1,415 @@
+"""The one ingest service: every source (MQTT bridge, REST batch, simulators) hands a batch of
+readings to `ingest()`, which validates, drops duplicates, writes them with their rollups in
+one transaction, keeps each node's latest state and publishes live events after commit.
+
+The hot path works on tuples and raw SQL: at tens of thousands of readings a second, building
+a model instance per reading would cost more than everything else together.
+"""
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from . import live, rollups
+from .magnitudes import ALL, ENERGY, POWER
+from .models import Node, PendingDevice
+
+log = logging.getLogger(__name__)
+
+# Sent inside the ingest transaction with the readings just stored, per node:
+#   readings_stored.send(sender=Node, nodes={node_id: NodeState}, readings=[StoredReading])
+# Alert rules (their own issue) evaluate here, incrementally, without reading back.
+readings_stored = Signal()
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A meter cannot use more than this: a larger counter jump is a replaced meter, not energy.
+MAX_PLAUSIBLE_KW = 1000.0
+# How long a power-only meter's reading is taken to last, at most, in expected intervals.
+POWER_HOLD_INTERVALS = 3
+FIELDS = frozenset(m.key for m in ALL) | {"ts"}
+COLUMNS = [m.key for m in ALL]  # reading columns in this order, then energy_used
+
+
+class Reject(ValueError):
+    """A reading refused, with the reason the source reports."""
+
+
+@dataclass
+class Rejection:
+    index: int
+    device_id: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    ignored_fields: int = 0  # unknown payload fields, dropped from readings that were kept
+
+    def as_dict(self):
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [vars(rejection) for rejection in self.rejected],
+            "ignored_fields": self.ignored_fields,
+        }
+
+
+@dataclass
+class NodeState:
+    """What the ingest path knows of a node, read once per batch under a lock."""
+
+    id: int
+    device_id: str
+    owner_id: int
+    zone: ZoneInfo
+    expected_interval: int
+    last_reading_at: datetime | None
+    latest: dict
+    counter_kwh: float | None
+    counter_at: datetime | None
+
+
+@dataclass
+class StoredReading:
+    node_id: int
+    ts: datetime
+    values: dict  # magnitude key -> value (only those present)
+    energy_used: float = 0.0
+
+
+# --- parsing and validation -------------------------------------------------------------
+
+
+def parse_timestamp(raw, received_at: datetime) -> datetime:
+    if raw is None:
+        return received_at
+    if isinstance(raw, bool):
+        raise Reject("ts must be epoch seconds or an ISO 8601 time with zone")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or raw < 0:
+            raise Reject("ts is not a valid time")
+        seconds = raw / 1000 if raw > 1e11 else raw  # ESP32 firmwares send s or ms
+        ts = datetime.fromtimestamp(seconds, UTC)
+    elif isinstance(raw, str):
+        try:
+            ts = parse_datetime(raw)
+        except ValueError:
+            ts = None
+        if ts is None:
+            raise Reject("ts is not an ISO 8601 time")
+        if ts.tzinfo is None:
+            raise Reject("ts has no time zone (add Z or an offset)")
+    else:
+        raise Reject("ts must be epoch seconds or an ISO 8601 time with zone")
+    if ts > received_at + FUTURE_TOLERANCE:
+        raise Reject("ts is in the future (is the meter's clock set?)")
+    if ts < received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS):
+        raise Reject("ts is older than the backfill limit")
+    return ts
+
+
+def parse_values(payload: dict) -> tuple[dict, int]:
+    """The magnitudes of a payload, checked; and how many unknown fields it carried."""
+    values = {}
+    for magnitude in ALL:
+        raw = payload.get(magnitude.key)
+        if raw is None:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise Reject(f"{magnitude.key} must be a number")
+        if not math.isfinite(raw):
+            raise Reject(f"{magnitude.key} is not a finite number")
+        if not magnitude.minimum <= raw <= magnitude.maximum:
+            raise Reject(
+                f"{magnitude.key} {raw} is outside {magnitude.minimum:g}..{magnitude.maximum:g}"
+                f" {magnitude.unit}".rstrip()
+            )
+        values[magnitude.key] = float(raw)
+    if not values:
+        raise Reject("no magnitude in the reading")
+    unknown = len(payload.keys() - FIELDS)
+    return values, unknown
+
+
+# --- energy used ------------------------------------------------------------------------
+
+
+def counter_delta(previous: float | None, current: float, hours: float) -> float:
+    """kWh used between two counter values. A counter that went down was reset (a reboot):
+    counting starts again from zero, never a negative consumption; an impossible jump (more
+    than MAX_PLAUSIBLE_KW over the time) is a replaced meter and counts nothing."""
+    if previous is None:
+        return 0.0
+    delta = current - previous if current >= previous else current
+    if delta > MAX_PLAUSIBLE_KW * max(hours, 1 / 60):
+        return 0.0
+    return delta
+
+
+def power_energy(power_w: float, seconds: float, node: NodeState) -> float:
+    """kWh a power-only meter used over `seconds`, held at most a few expected intervals."""
+    held = min(max(seconds, 0.0), POWER_HOLD_INTERVALS * node.expected_interval)
+    return power_w * held / 3_600_000
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+def ingest(
+    messages: Iterable[tuple[str, dict]],
+    *,
+    source: str = "api",
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Store a batch of (device_id, payload) readings; returns what was accepted or not."""
+    received_at = received_at or timezone.now()
+    messages = list(messages)
+    result = IngestResult()
+    with transaction.atomic():
+        nodes = _lock_nodes({device_id for device_id, _ in messages})
+        batch: dict[tuple[int, datetime], StoredReading] = {}
+        unknown: dict[str, list] = {}
+        for index, (device_id, payload) in enumerate(messages):
+            node = nodes.get(device_id)
+            if node is None:
+                unknown.setdefault(device_id, []).append(payload)
+                result.rejected.append(Rejection(index, device_id, "unknown device"))
+                continue
+            try:
+                if not isinstance(payload, dict):
+                    raise Reject("a reading is a JSON object")
+                values, unknown_fields = parse_values(payload)
+                ts = parse_timestamp(payload.get("ts"), received_at)
+            except Reject as reason:
+                result.rejected.append(Rejection(index, device_id, str(reason)))
+                continue
+            result.ignored_fields += unknown_fields
+            key = (node.id, ts)
+            if key in batch:
+                result.duplicates += 1
+            else:
+                batch[key] = StoredReading(node.id, ts, values)
+        if unknown:
+            _record_pending(unknown, source, received_at)
+        stored = _store(nodes, sorted(batch.values(), key=_by_node_and_time), received_at)
+        result.accepted = len(stored)
+        result.duplicates += len(batch) - len(stored)
+        if stored:
+            readings_stored.send(sender=Node, nodes=nodes, readings=stored)
+            live.readings_stored(nodes, stored)
+    return result
+
+
+def _by_node_and_time(reading: StoredReading):
+    return reading.node_id, reading.ts
+
+
+def _lock_nodes(device_ids: set[str]) -> dict[str, NodeState]:
+    rows = (
+        Node.objects.select_for_update()
+        .filter(device_id__in=device_ids)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "device_id",
+            "owner_id",
+            "time_zone",
+            "expected_interval",
+            "last_reading_at",
+            "latest",
+            "counter_kwh",
+            "counter_at",
+        )
+    )
+    return {row[1]: NodeState(row[0], row[1], row[2], ZoneInfo(row[3]), *row[4:]) for row in rows}
+
+
+def _record_pending(unknown: dict[str, list], source: str, received_at: datetime) -> None:
+    for device_id, payloads in unknown.items():
+        device_id = str(device_id)[:64]
+        pending, created = PendingDevice.objects.get_or_create(
+            device_id=device_id,
+            defaults={"source": source, "last_seen_at": received_at},
+        )
+        PendingDevice.objects.filter(pk=pending.pk).update(
+            messages=F("messages") + len(payloads),
+            last_seen_at=received_at,
+            last_payload=repr(payloads[-1])[:500],
+        )
+        log.warning("energy: %d message(s) from unknown device %r", len(payloads), device_id)
+
+
+def _store(
+    nodes: dict[str, NodeState], readings: list[StoredReading], received_at: datetime
+) -> list[StoredReading]:
+    by_id = {node.id: node for node in nodes.values()}
+    stored: list[StoredReading] = []
+    start = 0
+    while start < len(readings):
+        node = by_id[readings[start].node_id]
+        end = start
+        while end < len(readings) and readings[end].node_id == node.id:
+            end += 1
+        group = readings[start:end]
+        start = end
+        newest = node.last_reading_at
+        fresh = [r for r in group if newest is None or r.ts > newest]
+        late = [r for r in group if newest is not None and r.ts <= newest]
+        stored += _append(node, fresh)
+        if late:
+            stored += _backfill(node, late)
+        _save_node_state(node, received_at)
+    rollups.add(stored, by_id)
+    return stored
+
+
+def _append(node: NodeState, readings: list[StoredReading]) -> list[StoredReading]:
+    """Readings newer than any stored: they chain on the node's counter state."""
+    if not readings:
+        return readings
+    previous_ts = node.last_reading_at
+    previous_power = node.latest.get(POWER.key)
+    for reading in readings:
+        energy = reading.values.get(ENERGY.key)
+        if energy is not None:
+            hours = (reading.ts - node.counter_at).total_seconds() / 3600 if node.counter_at else 0
+            reading.energy_used = counter_delta(node.counter_kwh, energy, hours)
+            node.counter_kwh, node.counter_at = energy, reading.ts
+        elif node.counter_kwh is None and previous_ts is not None and previous_power is not None:
+            # A meter without a counter (the older seed's topic sends kW): left Riemann sum.
+            seconds = (reading.ts - previous_ts).total_seconds()
+            reading.energy_used = power_energy(previous_power, seconds, node)
+        previous_ts = reading.ts
+        previous_power = reading.values.get(POWER.key, previous_power)
+        node.latest.update(reading.values)
+    node.latest["ts"] = readings[-1].ts.isoformat()
+    node.last_reading_at = readings[-1].ts
+    _insert(readings)
+    return readings
+
+
+def _backfill(node: NodeState, readings: list[StoredReading]) -> list[StoredReading]:
+    """Readings older than the node's newest (a meter catching up, or a re-delivery): drop
+    those already stored, then re-chain the counter through the stretch they fall in, so the
+    consumption lands in the right buckets and the reading after them is corrected."""
+    with connection.cursor() as cursor:
+        first, last = readings[0].ts, readings[-1].ts
+        cursor.execute(
+            "SELECT ts FROM energy_reading WHERE node_id = %s AND ts >= %s AND ts <= %s",
+            [node.id, _db(first), _db(last)],
+        )
+        existing = {_aware(row[0]) for row in cursor.fetchall()}
+        readings = [r for r in readings if r.ts not in existing]
+        if not readings:
+            return readings
+        chain = _counter_chain(cursor, node.id, readings[0].ts, readings[-1].ts)
+    corrections = _rechain(node, readings, chain)
+    for reading in readings:
+        energy = reading.values.get(ENERGY.key)
+        if energy is not None and (node.counter_at is None or reading.ts > node.counter_at):
+            node.counter_kwh, node.counter_at = energy, reading.ts
+    _insert(readings)
+    if corrections:
+        _correct(corrections, node)
+    return readings
+
+
+def _counter_chain(cursor, node_id: int, first: datetime, last: datetime) -> list[tuple]:
+    """Stored counter readings from the one before `first` to the one after `last`."""
+    sql = "SELECT id, ts, energy, energy_used FROM energy_reading WHERE node_id = %s AND "
+    cursor.execute(
+        sql + "energy IS NOT NULL AND ts < %s ORDER BY ts DESC LIMIT 1", [node_id, _db(first)]
+    )
+    before = cursor.fetchall()
+    cursor.execute(
+        sql + "energy IS NOT NULL AND ts > %s AND ts <= %s ORDER BY ts",
+        [node_id, _db(first), _db(last)],
+    )
+    inside = cursor.fetchall()
+    cursor.execute(sql + "energy IS NOT NULL AND ts > %s ORDER BY ts LIMIT 1", [node_id, _db(last)])
+    after = cursor.fetchall()
+    return [(row[0], _aware(row[1]), row[2], row[3]) for row in before + inside + after]
+
+
+def _rechain(node: NodeState, readings: list[StoredReading], chain: list[tuple]) -> list[tuple]:
+    """Set energy_used on the late readings; returns (id, ts, difference) for stored ones."""
+    merged = sorted(
+        [(ts, "stored", (pk, energy, used)) for pk, ts, energy, used in chain]
+        + [(r.ts, "new", r) for r in readings if ENERGY.key in r.values],
+        key=lambda item: item[0],
+    )
+    corrections = []
+    previous = previous_ts = None
+    for ts, kind, item in merged:
+        energy = item.values[ENERGY.key] if kind == "new" else item[1]
+        hours = (ts - previous_ts).total_seconds() / 3600 if previous_ts else 0
+        used = counter_delta(previous, energy, hours)
+        if kind == "new":
+            item.energy_used = used
+        elif previous is not None and abs(used - item[2]) > 1e-12:
+            corrections.append((item[0], ts, used - item[2]))
+        previous, previous_ts = energy, ts
+    if node.counter_kwh is None:
+        for reading in readings:
+            if POWER.key in reading.values and ENERGY.key not in reading.values:
+                reading.energy_used = power_energy(
+                    reading.values[POWER.key], node.expected_interval, node
+                )
+    return corrections
+
+
+def _correct(corrections: list[tuple], node: NodeState) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE energy_reading SET energy_used = energy_used + %s WHERE id = %s",
+            [(difference, pk) for pk, _ts, difference in corrections],
+        )
+    adjustments = [
+        StoredReading(node.id, ts, {}, difference) for _pk, ts, difference in corrections
+    ]
+    rollups.add(adjustments, {node.id: node}, count=False)
+
+
+def _insert(readings: Sequence[StoredReading]) -> None:
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (r.node_id, adapt(r.ts), *[r.values.get(column) for column in COLUMNS], r.energy_used)
+        for r in readings
+    ]
+    columns = ", ".join(["node_id", "ts", *COLUMNS, "energy_used"])
+    placeholders = ", ".join(["%s"] * (len(COLUMNS) + 3))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO energy_reading ({columns}) VALUES ({placeholders})", rows)
+
+
+def _save_node_state(node: NodeState, received_at: datetime) -> None:
+    Node.objects.filter(pk=node.id).update(
+        last_seen_at=received_at,
+        last_reading_at=node.last_reading_at,
+        latest=node.latest,
+        counter_kwh=node.counter_kwh,
+        counter_at=node.counter_at,
+    )
+
+
+def _db(ts: datetime):
+    return connection.ops.adapt_datetimefield_value(ts)
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):  # SQLite hands raw columns back as text
+        value = parse_datetime(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

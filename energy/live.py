@@ -1,0 +1,73 @@
+"""Live events of the energy domain. Groups:
+
+- `energy.node.<id>`: "reading" with the newest values of one node (its dashboard);
+- `energy.owner.<user id>` and `energy.all` (admins): "node" with a node's summary (the panel).
+
+A node's events are sent at most once per ENERGY_LIVE_INTERVAL: a meter reporting ten times a
+second still costs a browser one event a second, the newest.
+"""
+
+import time
+
+from django.conf import settings
+
+from flowsuite import live
+
+from .models import Node
+
+_last_sent: dict[int, float] = {}
+
+
+def may_subscribe(user, group: str) -> bool:
+    parts = group.split(".")
+    if group == "energy.all":
+        return user.has_perm("energy.view_all_nodes")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return False
+    if parts[1] == "owner":
+        return int(parts[2]) == user.pk or user.has_perm("energy.view_all_nodes")
+    if parts[1] == "node":
+        return Node.objects.visible_to(user).filter(pk=int(parts[2])).exists()
+    return False
+
+
+def node_group(node_id: int) -> str:
+    return f"energy.node.{node_id}"
+
+
+def owner_groups(owner_id: int) -> list[str]:
+    return [f"energy.owner.{owner_id}", "energy.all"]
+
+
+def readings_stored(nodes: dict, readings: list) -> None:
+    """Publish, after commit, the newest reading of each node not sent too recently."""
+    newest = {}
+    for reading in readings:
+        if reading.node_id not in newest or reading.ts > newest[reading.node_id].ts:
+            newest[reading.node_id] = reading
+    by_id = {node.id: node for node in nodes.values()}
+    now = time.monotonic()
+    for node_id, reading in newest.items():
+        if now - _last_sent.get(node_id, -1e9) < settings.ENERGY_LIVE_INTERVAL:
+            continue
+        _last_sent[node_id] = now
+        node = by_id[node_id]
+        data = {
+            "node": node_id,
+            "device_id": node.device_id,
+            "ts": reading.ts,
+            "values": reading.values,
+            "energy_used": reading.energy_used,
+        }
+        live.publish(node_group(node_id), "reading", data)
+        summary = {"node": node_id, "latest": node.latest, "last_reading_at": node.last_reading_at}
+        for group in owner_groups(node.owner_id):
+            live.publish(group, "node", summary)
+
+
+def node_changed(node: Node, event: str = "node") -> None:
+    """A node's state changed outside readings (its status topic, an edit): tell the panels."""
+    data = {"node": node.pk, "link_state": node.link_state, "changed": event}
+    for group in owner_groups(node.owner_id):
+        live.publish(group, "node", data)
+    live.publish(node_group(node.pk), "status", data)

@@ -1,0 +1,140 @@
+"""Rollups: per node, count/sum/min/max of each sampled magnitude and the energy used, per
+minute and hour (UTC) and per day (the node's time zone). The ingest service adds each batch
+to them, so a chart or an aggregate over any range reads a bounded number of rows."""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+
+from .magnitudes import SAMPLED
+from .models import DayRollup, HourRollup, MinuteRollup, Node
+
+STAT_COLUMNS = [f"{m.key}_{stat}" for m in SAMPLED for stat in ("count", "sum", "min", "max")]
+COLUMNS = ["node_id", "start", "readings", "energy_used", *STAT_COLUMNS]
+TABLES = {
+    "minute": MinuteRollup._meta.db_table,
+    "hour": HourRollup._meta.db_table,
+    "day": DayRollup._meta.db_table,
+}
+SLOTS = len(COLUMNS) - 2  # what a bucket accumulates (all but node_id and start)
+
+
+def _empty() -> list:
+    bucket = [0, 0.0]
+    for _ in SAMPLED:
+        bucket += [0, 0.0, None, None]
+    return bucket
+
+
+def _add_reading(bucket: list, values: dict, energy_used: float, count: bool) -> None:
+    bucket[0] += 1 if count else 0
+    bucket[1] += energy_used
+    slot = 2
+    for magnitude in SAMPLED:
+        value = values.get(magnitude.key)
+        if value is not None:
+            bucket[slot] += 1
+            bucket[slot + 1] += value
+            low, high = bucket[slot + 2], bucket[slot + 3]
+            bucket[slot + 2] = value if low is None or value < low else low
+            bucket[slot + 3] = value if high is None or value > high else high
+        slot += 4
+
+
+def _merge(into: list, other: list) -> None:
+    into[0] += other[0]
+    into[1] += other[1]
+    for slot in range(2, SLOTS, 4):
+        into[slot] += other[slot]
+        into[slot + 1] += other[slot + 1]
+        for offset, pick in ((2, min), (3, max)):
+            mine, theirs = into[slot + offset], other[slot + offset]
+            into[slot + offset] = (
+                theirs if mine is None else mine if theirs is None else pick(mine, theirs)
+            )
+
+
+def add(readings: Iterable, nodes: dict, *, count: bool = True) -> None:
+    """Add readings (node_id, ts, values, energy_used) to the minute, hour and day buckets.
+    With count=False only their energy_used is added (a correction of stored readings)."""
+    minutes: dict[tuple[int, datetime], list] = {}
+    for reading in readings:
+        key = (reading.node_id, reading.ts.replace(second=0, microsecond=0))
+        bucket = minutes.get(key)
+        if bucket is None:
+            bucket = minutes[key] = _empty()
+        _add_reading(bucket, reading.values, reading.energy_used, count)
+    if not minutes:
+        return
+    hours: dict[tuple[int, datetime], list] = {}
+    days: dict[tuple[int, date], list] = {}
+    for (node_id, minute), bucket in minutes.items():
+        hour_key = (node_id, minute.replace(minute=0))
+        day_key = (node_id, minute.astimezone(nodes[node_id].zone).date())
+        _merge(hours.setdefault(hour_key, _empty()), bucket)
+        _merge(days.setdefault(day_key, _empty()), bucket)
+    _upsert("minute", minutes)
+    _upsert("hour", hours)
+    _upsert("day", days)
+
+
+def _upsert(resolution: str, buckets: dict) -> None:
+    table = TABLES[resolution]
+    adapt = (
+        connection.ops.adapt_datefield_value
+        if resolution == "day"
+        else connection.ops.adapt_datetimefield_value
+    )
+    rows = [(node_id, adapt(start), *bucket) for (node_id, start), bucket in buckets.items()]
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(table), rows)
+
+
+def _upsert_sql(table: str) -> str:
+    def combine(column: str) -> str:
+        mine, theirs = f"{table}.{column}", f"excluded.{column}"
+        if column.endswith("_min") or column.endswith("_max"):
+            if connection.vendor == "postgresql":  # LEAST/GREATEST skip NULLs
+                return f"{'LEAST' if column.endswith('_min') else 'GREATEST'}({mine}, {theirs})"
+            pick = "MIN" if column.endswith("_min") else "MAX"
+            return f"COALESCE({pick}({mine}, {theirs}), {mine}, {theirs})"
+        return f"{mine} + {theirs}"
+
+    updates = ", ".join(f"{column} = {combine(column)}" for column in COLUMNS[2:])
+    return (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+        f"ON CONFLICT (node_id, start) DO UPDATE SET {updates}"
+    )
+
+
+def rebuild_days(node: Node, zone_name: str) -> None:
+    """Re-cut a node's day buckets in another time zone (its owner moved), from the hours.
+
+    Hours are whole in every zone with a whole-hour offset; in the few zones with a
+    half-hour offset a day takes the hours that start in it.
+    """
+    zone = ZoneInfo(zone_name)
+    days: dict[tuple[int, date], list] = {}
+    hours = HourRollup.objects.filter(node=node).values_list("start", *COLUMNS[2:])
+    for start, *bucket in hours.iterator(chunk_size=2000):
+        _merge(days.setdefault((node.pk, start.astimezone(zone).date()), _empty()), bucket)
+    with transaction.atomic():
+        DayRollup.objects.filter(node=node).delete()
+        _upsert("day", days)
+        Node.objects.filter(pk=node.pk).update(time_zone=zone_name)
+
+
+def bucket_start(resolution: str, ts: datetime, zone: ZoneInfo = UTC) -> datetime:
+    """Where the bucket of `ts` starts, as an aware datetime (days in `zone`)."""
+    if resolution == "minute":
+        return ts.replace(second=0, microsecond=0)
+    if resolution == "hour":
+        return ts.replace(minute=0, second=0, microsecond=0)
+    local = ts.astimezone(zone)
+    return datetime.combine(local.date(), datetime.min.time(), zone)
+
+
+STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}

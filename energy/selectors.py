@@ -1,0 +1,261 @@
+"""Reading the energy data: what the pages and the API show, from the same functions.
+
+Charts and aggregates read rollups (a bounded number of rows for any range); only short
+ranges read raw readings.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from . import nodes as node_services
+from .magnitudes import NOMINAL_VOLTAGE, SAMPLED
+from .models import DayRollup, HourRollup, MinuteRollup, Node, Reading
+
+RANGES = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "1y": timedelta(days=365),
+}
+RESOLUTIONS = ("raw", "minute", "hour", "day")
+PERIODS = ("hour", "day", "month", "year")
+# The longest range each resolution is chosen for: a chart gets at most ~1,500 points.
+FITS = [("raw", timedelta(hours=2)), ("minute", timedelta(hours=25)), ("hour", timedelta(days=62))]
+ROLLUP_MODELS = {"minute": MinuteRollup, "hour": HourRollup, "day": DayRollup}
+MAX_RAW_POINTS = 5000
+
+
+def fit_resolution(start: datetime, end: datetime) -> str:
+    span = end - start
+    for resolution, longest in FITS:
+        if span <= longest:
+            return resolution
+    return "day"
+
+
+# --- a node's readings over a range ----------------------------------------------------
+
+
+def series(node: Node, start: datetime, end: datetime, resolution: str | None = None) -> dict:
+    """Points of every sampled magnitude between start and end:
+    {"resolution": ..., "points": [{"t", "energy_used", "<key>": {"avg", "min", "max"}}]}."""
+    resolution = resolution or fit_resolution(start, end)
+    if resolution == "raw":
+        rows = (
+            Reading.objects.filter(node=node, ts__gte=start, ts__lt=end)
+            .order_by("ts")
+            .values_list("ts", "energy_used", *(m.key for m in SAMPLED))[:MAX_RAW_POINTS]
+        )
+        points = []
+        for ts, used, *values in rows:
+            point = {"t": ts, "energy_used": used}
+            for magnitude, value in zip(SAMPLED, values, strict=True):
+                point[magnitude.key] = (
+                    None if value is None else {"avg": value, "min": value, "max": value}
+                )
+            points.append(point)
+        return {"resolution": resolution, "points": points}
+    model = ROLLUP_MODELS[resolution]
+    if resolution == "day":
+        zone = ZoneInfo(node.time_zone)
+        bounds = {
+            "start__gte": start.astimezone(zone).date(),
+            "start__lte": end.astimezone(zone).date(),
+        }
+    else:
+        bounds = {"start__gte": start, "start__lt": end}
+    rows = model.objects.filter(node=node, **bounds).order_by("start").values()
+    return {"resolution": resolution, "points": [_rollup_point(row, node) for row in rows]}
+
+
+def _rollup_point(row: dict, node: Node) -> dict:
+    start = row["start"]
+    if isinstance(start, date) and not isinstance(start, datetime):
+        start = datetime.combine(start, datetime.min.time(), ZoneInfo(node.time_zone))
+    point = {"t": start, "energy_used": row["energy_used"], "readings": row["readings"]}
+    for magnitude in SAMPLED:
+        count = row[f"{magnitude.key}_count"]
+        point[magnitude.key] = (
+            {
+                "avg": row[f"{magnitude.key}_sum"] / count,
+                "min": row[f"{magnitude.key}_min"],
+                "max": row[f"{magnitude.key}_max"],
+            }
+            if count
+            else None
+        )
+    return point
+
+
+def summary(points: list[dict]) -> dict:
+    """Per magnitude over a series: current (last), max, min and when it last changed."""
+    result = {}
+    for magnitude in SAMPLED:
+        present = [p for p in points if p.get(magnitude.key)]
+        if not present:
+            result[magnitude.key] = None
+            continue
+        result[magnitude.key] = {
+            "current": present[-1][magnitude.key]["avg"],
+            "max": max(p[magnitude.key]["max"] for p in present),
+            "min": min(p[magnitude.key]["min"] for p in present),
+            "updated": present[-1]["t"],
+        }
+    return result
+
+
+# --- consumption -----------------------------------------------------------------------
+
+
+@dataclass
+class Consumption:
+    period: str
+    start: datetime
+    end: datetime
+    buckets: list[tuple[datetime, float]]  # (bucket start, kWh), every bucket of the range
+    total: float
+    previous_total: float  # the same length of time just before
+
+
+def period_start(period: str, moment: datetime, zone: ZoneInfo) -> datetime:
+    local = moment.astimezone(zone)
+    if period == "hour":
+        local = local.replace(minute=0, second=0, microsecond=0)
+        return local
+    day = local.date()
+    if period == "month":
+        day = day.replace(day=1)
+    elif period == "year":
+        day = day.replace(month=1, day=1)
+    return datetime.combine(day, datetime.min.time(), zone)
+
+
+def next_period(period: str, start: datetime, zone: ZoneInfo) -> datetime:
+    if period == "hour":
+        return (start.astimezone(ZoneInfo("UTC")) + timedelta(hours=1)).astimezone(zone)
+    day = start.date()
+    if period == "day":
+        day += timedelta(days=1)
+    elif period == "month":
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    else:
+        day = day.replace(year=day.year + 1)
+    return datetime.combine(day, datetime.min.time(), zone)
+
+
+def consumption(
+    node_list: list[Node], period: str, start: datetime, end: datetime, zone: ZoneInfo
+) -> Consumption:
+    """kWh used by `node_list` per hour/day/month/year between start and end (boundaries in
+    `zone`), with the total of the same length of time just before, to compare."""
+    start = period_start(period, start, zone)
+    totals = _kwh_by_bucket(node_list, period, start, end, zone)
+    buckets = []
+    cursor = start
+    while cursor < end:
+        buckets.append((cursor, totals.get(cursor, 0.0)))
+        cursor = next_period(period, cursor, zone)
+    previous = _kwh_by_bucket(node_list, period, start - (end - start), start, zone)
+    return Consumption(
+        period, start, end, buckets, sum(kwh for _, kwh in buckets), sum(previous.values())
+    )
+
+
+def _kwh_by_bucket(node_list, period, start, end, zone) -> dict[datetime, float]:
+    ids = [node.pk for node in node_list]
+    totals: dict[datetime, float] = defaultdict(float)
+    if not ids:
+        return totals
+    same_zone = all(node.time_zone == zone.key for node in node_list)
+    if period == "hour" or not same_zone:
+        # Hours are the finest shared cut; a zone other than the nodes' regroups them here.
+        rows = (
+            HourRollup.objects.filter(node_id__in=ids, start__gte=start, start__lt=end)
+            .values("start")
+            .annotate(kwh=Sum("energy_used"))
+            .values_list("start", "kwh")
+        )
+    else:
+        rows = (
+            DayRollup.objects.filter(
+                node_id__in=ids,
+                start__gte=start.astimezone(zone).date(),
+                start__lt=_day_after(end, zone),
+            )
+            .values("start")
+            .annotate(kwh=Sum("energy_used"))
+            .values_list("start", "kwh")
+        )
+    for bucket, kwh in rows:
+        moment = (
+            bucket
+            if isinstance(bucket, datetime)
+            else datetime.combine(bucket, datetime.min.time(), zone)
+        )
+        if start <= moment < end:
+            totals[period_start(period, moment, zone)] += kwh
+    return totals
+
+
+def _day_after(moment: datetime, zone: ZoneInfo) -> date:
+    local = moment.astimezone(zone)
+    day = local.date()
+    return day if local.time() == datetime.min.time() else day + timedelta(days=1)
+
+
+# --- the main panel --------------------------------------------------------------------
+
+
+def kpis(node_list: list[Node], zone: ZoneInfo, now: datetime | None = None) -> dict:
+    """Averages of the nodes sending data now, today's energy and the power quality."""
+    now = now or timezone.now()
+    online = [n for n in node_list if node_services.node_status(n, now) == "online"]
+    averages = {}
+    for magnitude in SAMPLED:
+        values = [
+            n.latest[magnitude.key] for n in online if n.latest.get(magnitude.key) is not None
+        ]
+        averages[magnitude.key] = {
+            "value": sum(values) / len(values) if values else None,
+            "nodes": len(values),
+        }
+    today = period_start("day", now, zone)
+    today_kwh = sum(kwh for _, kwh in consumption(node_list, "day", today, now, zone).buckets)
+    voltage = averages["voltage"]["value"]
+    deviations = [
+        abs(n.latest["voltage"] - NOMINAL_VOLTAGE) / NOMINAL_VOLTAGE * 100
+        for n in online
+        if n.latest.get("voltage") is not None
+    ]
+    return {
+        "averages": averages,
+        "nodes": len(node_list),
+        "online": len(online),
+        "today_kwh": today_kwh,
+        "voltage_deviation_pct": (
+            None if voltage is None else (voltage - NOMINAL_VOLTAGE) / NOMINAL_VOLTAGE * 100
+        ),
+        "worst_voltage_deviation_pct": max(deviations) if deviations else None,
+        "nominal_voltage": NOMINAL_VOLTAGE,
+        "at": now,
+    }
+
+
+def statuses(node_list: list[Node], now: datetime | None = None) -> dict[int, str]:
+    now = now or timezone.now()
+    return {node.pk: node_services.node_status(node, now) for node in node_list}
+
+
+def latest_readings(user, limit: int = 100):
+    """The newest readings of the nodes `user` may see (the older seed's GET /api/energy)."""
+    return (
+        Reading.objects.filter(node__in=Node.objects.visible_to(user))
+        .select_related("node")
+        .order_by("-ts")[:limit]
+    )
