@@ -48,11 +48,28 @@ def configured_broker() -> Broker | None:
     return Broker.from_url(settings.MQTT_URL, settings.MQTT_CA_FILE)
 
 
-def make_client(broker: Broker, *, purpose: str, clean_start: bool = True, **kwargs) -> mqtt.Client:
-    """A paho-mqtt 2 client (callback API v2, MQTT 3.1.1) set up for `broker`, not yet connected."""
-    client_id = f"{settings.MQTT_CLIENT_ID_PREFIX}-{purpose}-{uuid.uuid4().hex[:8]}"
+def make_client(
+    broker: Broker,
+    *,
+    purpose: str,
+    clean_start: bool = True,
+    client_id: str = "",
+    protocol: int = mqtt.MQTTv311,
+    **kwargs,
+) -> mqtt.Client:
+    """A paho-mqtt 2 client (callback API v2) set up for `broker`, not yet connected.
+
+    A persistent session (clean_start=False) needs a stable `client_id`: the broker keeps the
+    session, and the messages published while the client is away, under that id.
+    """
+    client_id = client_id or f"{settings.MQTT_CLIENT_ID_PREFIX}-{purpose}-{uuid.uuid4().hex[:8]}"
+    session = {"clean_session": clean_start} if protocol != mqtt.MQTTv5 else {}
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_start, **kwargs
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=protocol,
+        **session,
+        **kwargs,
     )
     if broker.username:
         client.username_pw_set(broker.username, broker.password)

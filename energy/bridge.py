@@ -1,0 +1,263 @@
+"""The MQTT bridge: meters' messages from the broker into the one ingest service.
+
+paho's network thread only queues (topic, payload, received time); the bridge's own thread
+parses them and hands them to `ingest()` in batches, flushed when `batch_size` messages are
+waiting or every `flush_interval` seconds. The subscription is QoS 1 on a persistent session
+(a stable client id, clean session off), so what meters publish while the bridge restarts is
+kept by the broker and delivered when it returns; the ingest service drops re-deliveries.
+
+Topics (see the README):
+    flowsuite/energy/<device_id>/telemetry   JSON object of magnitudes, optional "ts"
+    flowsuite/energy/<device_id>/status      "online" / "offline" (retained; the last will)
+    energy/consumption                       a bare number in kW (the older seed), mapped
+                                             to the node ENERGY_LEGACY_DEVICE_ID
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection
+
+from flowsuite.mqtt import Broker, make_client
+
+from . import ingest, nodes
+
+log = logging.getLogger("energy.bridge")
+
+TELEMETRY = "flowsuite/energy/+/telemetry"
+STATUS = "flowsuite/energy/+/status"
+LEGACY = "energy/consumption"
+MAX_PAYLOAD = 8 * 1024
+RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30)
+
+
+class Bridge:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 0.2,
+        stats_interval: float = 60.0,
+        client_id: str = "",
+        share_group: str = "",
+        legacy_device_id: str = "",
+    ):
+        self.broker = broker
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.stats_interval = stats_interval
+        self.share_group = share_group
+        self.legacy_device_id = legacy_device_id
+        self.client_id = client_id or f"{settings.MQTT_CLIENT_ID_PREFIX}-energy-bridge"
+        self.counters: Counter = Counter()
+        self.subscribed = threading.Event()
+        self._pending: list[tuple[str, bytes, float]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._client = self._make_client()
+
+    # --- MQTT side (paho's thread) -------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        protocol = mqtt.MQTTv5 if self.share_group else mqtt.MQTTv311
+        client = make_client(
+            self.broker,
+            purpose="energy-bridge",
+            clean_start=False,
+            client_id=self.client_id,
+            protocol=protocol,
+        )
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def topics(self) -> list[str]:
+        topics = [TELEMETRY, STATUS, LEGACY]
+        if self.share_group:
+            topics = [f"$share/{self.share_group}/{topic}" for topic in topics]
+        return topics
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.error("bridge: broker %s refused the connection: %s", self.broker, reason_code)
+            return
+        resumed = getattr(flags, "session_present", False)
+        log.info(
+            "bridge: connected to %s (session %s)", self.broker, "resumed" if resumed else "new"
+        )
+        client.subscribe([(topic, 1) for topic in self.topics()])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        log.info("bridge: subscribed to %s with QoS 1", ", ".join(self.topics()))
+        self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.subscribed.clear()
+        if not self._stop.is_set():
+            self.counters["disconnects"] += 1
+            log.warning("bridge: disconnected from %s (%s); reconnecting", self.broker, reason_code)
+
+    def _on_message(self, client, userdata, message):
+        with self._lock:
+            self._pending.append((message.topic, message.payload, time.time()))
+            waiting = len(self._pending)
+        if waiting >= self.batch_size:
+            self._wake.set()
+
+    # --- the bridge's thread ---------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Start paho's network thread: it connects, subscribes, and queues what arrives."""
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_start()
+
+    def disconnect(self) -> None:
+        self._stop.set()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def run(self) -> None:
+        """Connect and process messages until stop(); flushes what it holds before returning."""
+        self.connect()
+        next_stats = time.monotonic() + self.stats_interval
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                self.flush()
+                if time.monotonic() >= next_stats:
+                    self.log_stats()
+                    next_stats = time.monotonic() + self.stats_interval
+        finally:
+            self.disconnect()
+            self.flush()
+            self.log_stats()
+            log.info("bridge: stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def flush(self) -> None:
+        with self._lock:
+            messages, self._pending = self._pending, []
+        if messages:
+            self.process(messages)
+
+    def process(self, messages: list[tuple[str, bytes, float]]) -> None:
+        readings, statuses = [], []
+        for topic, payload, received in messages:
+            self.counters["received"] += 1
+            parsed = self._parse(topic, payload, received)
+            if parsed is None:
+                continue
+            kind, device_id, data = parsed
+            (statuses if kind == "status" else readings).append((device_id, data))
+        if readings:
+            self._ingest(readings)
+        for device_id, (state, at) in statuses:
+            self._with_retries(lambda: self._set_link_state(device_id, state, at))
+
+    def _parse(self, topic: str, payload: bytes, received: float):
+        """("telemetry" | "status", device_id, data), or None for a rejected message."""
+        if len(payload) > MAX_PAYLOAD:
+            return self._malformed(topic, f"payload of {len(payload)} bytes is too large")
+        if topic == LEGACY:
+            return self._parse_legacy(payload, received)
+        parts = topic.split("/")
+        if len(parts) != 4:
+            return self._malformed(topic, "unexpected topic")
+        device_id, kind = parts[2], parts[3]
+        if kind == "status":
+            state = payload.decode("utf-8", "replace").strip().strip('"').lower()
+            if state not in ("online", "offline"):
+                return self._malformed(topic, "status is neither online nor offline")
+            return "status", device_id, (state, datetime.fromtimestamp(received, UTC))
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return self._malformed(topic, "not JSON")
+        if not isinstance(data, dict):
+            return self._malformed(topic, "not a JSON object")
+        data.setdefault("ts", received)
+        return "telemetry", device_id, data
+
+    def _parse_legacy(self, payload: bytes, received: float):
+        if not self.legacy_device_id:
+            return self._malformed(LEGACY, "ENERGY_LEGACY_DEVICE_ID is not set")
+        try:
+            kilowatts = float(payload.decode("ascii").strip())
+        except (ValueError, UnicodeDecodeError):
+            return self._malformed(LEGACY, "not a number of kW")
+        return "telemetry", self.legacy_device_id, {"power": kilowatts * 1000, "ts": received}
+
+    def _malformed(self, topic: str, reason: str) -> None:
+        self.counters["malformed"] += 1
+        log.warning("bridge: rejected a message on %s: %s", topic, reason)
+        return None
+
+    def _ingest(self, readings: list) -> None:
+        result = self._with_retries(lambda: ingest.ingest(readings, source="mqtt"))
+        if result is None:
+            self.counters["failed"] += len(readings)
+            return
+        self.counters["stored"] += result.accepted
+        self.counters["duplicates"] += result.duplicates
+        self.counters["ignored_fields"] += result.ignored_fields
+        self.counters["flushes"] += 1
+        for rejection in result.rejected:
+            key = "unknown_device" if rejection.reason == "unknown device" else "rejected"
+            self.counters[key] += 1
+            log.warning(
+                "bridge: rejected a reading of %r: %s", rejection.device_id, rejection.reason
+            )
+
+    def _set_link_state(self, device_id: str, state: str, at: datetime) -> None:
+        if nodes.set_link_state(device_id, state, at) is None:
+            self.counters["unknown_device"] += 1
+            log.warning("bridge: status %s from unknown device %r", state, device_id)
+        else:
+            self.counters["status"] += 1
+            log.info("bridge: %s is %s", device_id, state)
+
+    def _with_retries(self, work):
+        """Run `work`; while the database is unreachable, retry with backoff (the batch is
+        kept, not lost). Any other error is logged and the batch counted as failed."""
+        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            close_old_connections()
+            try:
+                return work()
+            except IntegrityError:
+                log.exception("bridge: could not store a batch")
+                return None
+            except DatabaseError as error:
+                connection.close()
+                if delay is None or self._stop.is_set() and attempt >= 2:
+                    log.error("bridge: database error, giving the batch up: %s", error)
+                    return None
+                log.warning("bridge: database error (%s); retrying in %s s", error, delay)
+                time.sleep(delay)
+            except Exception:
+                log.exception("bridge: could not process a batch")
+                return None
+        return None
+
+    def log_stats(self) -> None:
+        counts = " ".join(f"{key}={value}" for key, value in sorted(self.counters.items()))
+        log.info("bridge: stats %s", counts or "nothing yet")

@@ -1,0 +1,279 @@
+"""The MQTT bridge against a real Mosquitto broker."""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from conftest import client_for, make_user
+from energy import nodes
+from energy.bridge import Bridge
+from energy.models import LinkState, Node, PendingDevice, Reading
+from flowsuite.asgi import application
+from flowsuite.mqtt import Broker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until(condition, timeout=10.0, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+class Meter:
+    """A meter on the broker: publishes with QoS 1; optionally with a last will."""
+
+    def __init__(self, url, device_id="esp32-a", will=False):
+        broker = Broker.from_url(url)
+        self.device_id = device_id
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"meter-{device_id}")
+        if will:
+            self.client.will_set(self.topic("status"), "offline", qos=1, retain=True)
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+
+    def topic(self, kind):
+        return f"flowsuite/energy/{self.device_id}/{kind}"
+
+    def publish(self, payload, kind="telemetry", topic=None, retain=False):
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
+        info = self.client.publish(topic or self.topic(kind), payload, qos=1, retain=retain)
+        info.wait_for_publish(5)
+
+    def vanish(self):
+        """Drop the connection without DISCONNECT: the broker publishes the last will."""
+        self.client.socket().close()
+        self.client.loop_stop()
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+_bridges = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_bridges():
+    yield
+    while _bridges:
+        _bridges.pop().disconnect()
+
+
+def make_bridge(mosquitto, **options):
+    """A bridge connected and subscribed; the test calls its flush()."""
+    bridge = Bridge(Broker.from_url(mosquitto.url), client_id="test-bridge", **options)
+    _bridges.append(bridge)
+    bridge.connect()
+    assert bridge.subscribed.wait(5)
+    return bridge
+
+
+def running_bridge(mosquitto, **options):
+    """A bridge running its own loop in a thread, as `manage.py mqtt_bridge` does."""
+    bridge = Bridge(Broker.from_url(mosquitto.url), client_id="test-bridge", **options)
+    _bridges.append(bridge)
+    thread = threading.Thread(target=bridge.run)
+    thread.start()
+    assert bridge.subscribed.wait(5)
+    return bridge, thread
+
+
+def flush_when(bridge, count):
+    wait_until(lambda: bridge.waiting() >= count, message=f"{count} messages at the bridge")
+    bridge.flush()
+
+
+@pytest.fixture
+def node(db):
+    owner = make_user("owner@example.com")
+    return nodes.node_create(owner=owner, device_id="esp32-a", name="Kitchen")[0]
+
+
+def an_hour_ago(seconds=0):
+    return (timezone.now() - timedelta(hours=1) + timedelta(seconds=seconds)).isoformat()
+
+
+@pytest.mark.backend
+async def test_telemetry_is_stored_and_pushed_live_to_the_owner_only(mosquitto):
+    @database_sync_to_async
+    def setup():
+        owner = make_user("owner@example.com")
+        stranger = make_user("stranger@example.com")
+        node = nodes.node_create(owner=owner, device_id="esp32-a", name="Kitchen")[0]
+        cookies = [
+            f"sessionid={client_for(u).cookies['sessionid'].value}".encode()
+            for u in (owner, stranger)
+        ]
+        return node, cookies
+
+    node, (owner_cookie, stranger_cookie) = await setup()
+    group = f"energy.node.{node.pk}"
+    sockets = []
+    for cookie in (owner_cookie, stranger_cookie):
+        socket = WebsocketCommunicator(
+            application, "/ws/live/", [(b"origin", b"http://localhost"), (b"cookie", cookie)]
+        )
+        assert (await socket.connect())[0]
+        await socket.send_json_to({"action": "subscribe", "groups": [group]})
+        sockets.append((socket, await socket.receive_json_from(timeout=5)))
+    (owner_socket, owner_reply), (stranger_socket, stranger_reply) = sockets
+    assert owner_reply["groups"] == [group]
+    assert stranger_reply["refused"] == [group]
+
+    bridge = make_bridge(mosquitto)
+    meter = Meter(mosquitto.url)
+    meter.publish({"voltage": 229.5, "current": 3.1, "power": 640.0, "energy": 12.25})
+    wait_until(lambda: bridge.waiting() == 1)
+    await database_sync_to_async(bridge.flush)()
+
+    event = await owner_socket.receive_json_from(timeout=5)
+    assert event["type"] == "reading"
+    assert event["data"]["values"]["power"] == 640.0
+    assert await stranger_socket.receive_nothing(timeout=0.3)
+    reading = await database_sync_to_async(Reading.objects.get)(node=node)
+    assert (reading.voltage, reading.energy) == (229.5, 12.25)
+    meter.close()
+    bridge.stop()
+    for socket, _ in sockets:
+        await socket.disconnect()
+
+
+def test_the_older_seeds_topic_stores_kilowatts_as_power_of_the_configured_node(mosquitto, node):
+    bridge = make_bridge(mosquitto, legacy_device_id="esp32-a")
+    meter = Meter(mosquitto.url, device_id="legacy")
+    meter.publish("1.5", topic="energy/consumption")
+    flush_when(bridge, 1)
+    assert list(Reading.objects.values_list("power", flat=True)) == [1500.0]
+    meter.close()
+
+
+def test_the_last_will_marks_the_node_offline_and_a_new_reading_brings_it_back(mosquitto, node):
+    bridge = make_bridge(mosquitto)
+    meter = Meter(mosquitto.url, will=True)
+    meter.publish("online", kind="status", retain=True)
+    flush_when(bridge, 1)
+    node.refresh_from_db()
+    assert (node.link_state, nodes.node_status(node)) == (LinkState.ONLINE, "silent")
+
+    meter.vanish()
+    flush_when(bridge, 1)
+    node.refresh_from_db()
+    assert (node.link_state, nodes.node_status(node)) == (LinkState.OFFLINE, "offline")
+
+    again = Meter(mosquitto.url, device_id="esp32-a")
+    again.publish({"power": 100.0})
+    flush_when(bridge, 1)
+    node.refresh_from_db()
+    assert nodes.node_status(node) == "online"
+    again.close()
+
+
+def test_malformed_payloads_are_counted_and_the_bridge_keeps_going(mosquitto, node):
+    bridge, thread = running_bridge(mosquitto, flush_interval=0.05)
+    meter = Meter(mosquitto.url)
+    bad = [
+        "not json",
+        "[1, 2]",
+        json.dumps({"power": "lots"}),
+        '{"power": NaN}',
+        json.dumps({"voltage": 5000}),
+        json.dumps({"power": 100, "ts": "yesterday"}),
+        "x" * 20_000,
+    ]
+    for payload in bad:
+        meter.publish(payload)
+    meter.publish({"power": 250.0, "colour": "blue"})
+    wait_until(lambda: Reading.objects.count() == 1, message="the good reading")
+    wait_until(lambda: bridge.counters["received"] == 8)
+    assert thread.is_alive()
+    assert bridge.counters["malformed"] == 3  # not JSON, not an object, too large
+    assert bridge.counters["rejected"] == 4  # wrong type, NaN, out of range, bad time
+    assert bridge.counters["ignored_fields"] == 1
+    assert Reading.objects.get().power == 250.0
+    bridge.stop()
+    thread.join(5)
+    meter.close()
+
+
+def test_an_unknown_device_is_listed_as_pending_and_stored_once_claimed(mosquitto, admin_user):
+    bridge = make_bridge(mosquitto)
+    meter = Meter(mosquitto.url, device_id="esp32-new")
+    meter.publish({"power": 10.0})
+    flush_when(bridge, 1)
+    pending = PendingDevice.objects.get()
+    assert (pending.device_id, pending.messages, pending.source) == ("esp32-new", 1, "mqtt")
+    assert Reading.objects.count() == 0
+
+    node, _key = nodes.claim_pending(pending, owner=admin_user, name="Boiler")
+    assert not PendingDevice.objects.exists()
+    meter.publish({"power": 20.0})
+    flush_when(bridge, 1)
+    assert list(Reading.objects.filter(node=node).values_list("power", flat=True)) == [20.0]
+    meter.close()
+
+
+def test_a_redelivered_reading_is_stored_once(mosquitto, node):
+    bridge = make_bridge(mosquitto)
+    meter = Meter(mosquitto.url)
+    reading = {"power": 300.0, "energy": 5.0, "ts": an_hour_ago()}
+    meter.publish(reading)
+    flush_when(bridge, 1)
+    meter.publish(reading)
+    meter.publish(reading)
+    flush_when(bridge, 2)
+    assert Reading.objects.count() == 1
+    assert bridge.counters["duplicates"] == 2
+    meter.close()
+
+
+def test_messages_published_while_the_bridge_restarts_are_all_stored(mosquitto, node):
+    bridge, thread = running_bridge(mosquitto, flush_interval=0.05)
+    meter = Meter(mosquitto.url)
+    start = datetime.now(UTC) - timedelta(hours=2)
+
+    def send(numbers):
+        for n in numbers:
+            ts = (start + timedelta(seconds=n)).isoformat()
+            meter.publish({"power": float(n), "energy": n / 1000, "ts": ts})
+
+    send(range(0, 100))
+    wait_until(lambda: Reading.objects.count() == 100)
+    bridge.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+
+    send(range(100, 400))  # nobody is listening: the broker keeps them for the session
+    bridge, thread = running_bridge(mosquitto, flush_interval=0.05)
+    send(range(400, 500))
+    wait_until(lambda: Reading.objects.count() >= 500, timeout=15)
+    bridge.stop()
+    thread.join(5)
+    assert Reading.objects.count() == 500
+    assert sorted(Reading.objects.values_list("power", flat=True)) == [float(n) for n in range(500)]
+    meter.close()
+
+
+def test_the_bridge_flushes_what_it_holds_when_stopped(mosquitto, node):
+    bridge, thread = running_bridge(mosquitto, flush_interval=30, batch_size=10_000)
+    meter = Meter(mosquitto.url)
+    for n in range(20):
+        meter.publish({"power": float(n), "ts": an_hour_ago(n)})
+    wait_until(lambda: bridge.waiting() == 20)
+    assert Reading.objects.count() == 0
+    bridge.stop()
+    thread.join(5)
+    assert Reading.objects.count() == 20
+    assert Node.objects.get().last_reading_at is not None
+    meter.close()
