@@ -172,7 +172,7 @@ class Bridge:
         if readings:
             self._ingest(readings)
         for device_id, (state, at) in statuses:
-            self._with_retries(lambda: self._set_link_state(device_id, state, at))
+            self._with_retries(lambda d=device_id, s=state, a=at: self._set_link_state(d, s, a))
 
     def _parse(self, topic: str, payload: bytes, received: float):
         """("telemetry" | "status", device_id, data), or None for a rejected message."""
