@@ -111,3 +111,46 @@ def ensure_nodes(meter_list: list[Meter], owner: User, interval: float) -> list[
                 )
             result.append(node)
     return result
+
+
+def for_nodes(node_list: list[Node]) -> list[Meter]:
+    """Meters that go on from where these nodes' counters are."""
+    result = []
+    for node in node_list:
+        rng = random.Random(node.device_id)
+        meter = Meter(
+            node.device_id,
+            rng.uniform(80, 400),
+            rng.uniform(600, 3500),
+            seed=rng.randrange(1 << 30),
+        )
+        if node.counter_kwh is not None:
+            meter.counter_kwh = node.counter_kwh
+        meter.last_ts = node.counter_at
+        result.append(meter)
+    return result
+
+
+def readings_at(meter_list: list[Meter], ts: datetime, zone) -> list[tuple[str, dict]]:
+    local = ts.astimezone(zone)
+    hour = local.hour + local.minute / 60 + local.second / 3600
+    batch = []
+    for meter in meter_list:
+        reading = meter.reading(ts, hour)
+        if reading is not None:
+            batch.append((meter.device_id, reading))
+    return batch
+
+
+def backfill(meter_list: list[Meter], start: datetime, end: datetime, step: timedelta, zone):
+    """Readings from start to end every `step`, in batches: (device_id, payload) lists."""
+    batch = []
+    ts = start
+    while ts < end:
+        batch += readings_at(meter_list, ts, zone)
+        if len(batch) >= 5000:
+            yield batch
+            batch = []
+        ts += step
+    if batch:
+        yield batch

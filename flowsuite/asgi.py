@@ -9,6 +9,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
 
@@ -20,3 +21,8 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+if settings.DEMO_FEED_INTERVAL > 0:
+    from energy.demo import DemoFeed
+
+    application = DemoFeed(application, settings.DEMO_FEED_INTERVAL)

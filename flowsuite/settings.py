@@ -295,5 +295,6 @@ ENERGY_LIVE_INTERVAL = env.float("ENERGY_LIVE_INTERVAL", default=1.0)
 # MQTT bridge: subscribe with an MQTT v5 shared subscription ($share/<group>/...) when set,
 # so that several bridges split the load.
 ENERGY_MQTT_SHARE_GROUP = env.str("ENERGY_MQTT_SHARE_GROUP", default="")
-# The demo meters that `make run` feeds in-process (0: none).
-DEMO_METERS = env.int("DEMO_METERS", default=0)
+# Seconds between readings of the demo meters that the site itself feeds while it serves
+# (`make run` sets 2; 0: off). The meters are the nodes sim-* that seed_demo creates.
+DEMO_FEED_INTERVAL = env.float("DEMO_FEED_INTERVAL", default=0)
