@@ -138,3 +138,24 @@ def bucket_start(resolution: str, ts: datetime, zone: ZoneInfo = UTC) -> datetim
 
 
 STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def prune(now: datetime, raw_days: int, minute_days: int) -> dict[str, int]:
+    """Delete raw readings and minute rollups past their retention (0: keep); hour and day
+    rollups stay, so consumption and long charts are unchanged. Returns what was deleted."""
+    from .models import Reading
+
+    deleted = {"readings": 0, "minute rollups": 0}
+    for label, model, field, days in (
+        ("readings", Reading, "ts", raw_days),
+        ("minute rollups", MinuteRollup, "start", minute_days),
+    ):
+        if days <= 0:
+            continue
+        old = model.objects.filter(**{f"{field}__lt": now - timedelta(days=days)})
+        while True:  # in chunks: a long delete would hold the database's write lock
+            ids = list(old.values_list("pk", flat=True)[:20_000])
+            if not ids:
+                break
+            deleted[label] += model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
