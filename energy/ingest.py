@@ -6,8 +6,10 @@ The hot path works on tuples and raw SQL: at tens of thousands of readings a sec
 a model instance per reading would cost more than everything else together.
 """
 
+import json
 import logging
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -256,7 +258,9 @@ def _store(
     nodes: dict[str, NodeState], readings: list[StoredReading], received_at: datetime
 ) -> list[StoredReading]:
     by_id = {node.id: node for node in nodes.values()}
-    stored: list[StoredReading] = []
+    fresh: list[StoredReading] = []
+    late: list[StoredReading] = []
+    touched: list[NodeState] = []
     start = 0
     while start < len(readings):
         node = by_id[readings[start].node_id]
@@ -266,20 +270,23 @@ def _store(
         group = readings[start:end]
         start = end
         newest = node.last_reading_at
-        fresh = [r for r in group if newest is None or r.ts > newest]
-        late = [r for r in group if newest is not None and r.ts <= newest]
-        stored += _append(node, fresh)
-        if late:
-            stored += _backfill(node, late)
-        _save_node_state(node, received_at)
+        split = 0 if newest is None else bisect_right([r.ts for r in group], newest)
+        if split:
+            late += _backfill(node, group[:split])
+        _chain(node, group[split:])
+        fresh += group[split:]
+        touched.append(node)
+    _insert(fresh)
+    _save_node_states(touched, received_at)
+    stored = late + fresh
     rollups.add(stored, by_id)
     return stored
 
 
-def _append(node: NodeState, readings: list[StoredReading]) -> list[StoredReading]:
+def _chain(node: NodeState, readings: list[StoredReading]) -> None:
     """Readings newer than any stored: they chain on the node's counter state."""
     if not readings:
-        return readings
+        return
     previous_ts = node.last_reading_at
     previous_power = node.latest.get(POWER.key)
     for reading in readings:
@@ -297,8 +304,6 @@ def _append(node: NodeState, readings: list[StoredReading]) -> list[StoredReadin
         node.latest.update(reading.values)
     node.latest["ts"] = readings[-1].ts.isoformat()
     node.last_reading_at = readings[-1].ts
-    _insert(readings)
-    return readings
 
 
 def _backfill(node: NodeState, readings: list[StoredReading]) -> list[StoredReading]:
@@ -384,9 +389,10 @@ def _correct(corrections: list[tuple], node: NodeState) -> None:
 
 
 def _insert(readings: Sequence[StoredReading]) -> None:
-    adapt = connection.ops.adapt_datetimefield_value
+    if not readings:
+        return
     rows = [
-        (r.node_id, adapt(r.ts), *[r.values.get(column) for column in COLUMNS], r.energy_used)
+        (r.node_id, _db(r.ts), *[r.values.get(column) for column in COLUMNS], r.energy_used)
         for r in readings
     ]
     columns = ", ".join(["node_id", "ts", *COLUMNS, "energy_used"])
@@ -395,18 +401,31 @@ def _insert(readings: Sequence[StoredReading]) -> None:
         cursor.executemany(f"INSERT INTO energy_reading ({columns}) VALUES ({placeholders})", rows)
 
 
-def _save_node_state(node: NodeState, received_at: datetime) -> None:
-    Node.objects.filter(pk=node.id).update(
-        last_seen_at=received_at,
-        last_reading_at=node.last_reading_at,
-        latest=node.latest,
-        counter_kwh=node.counter_kwh,
-        counter_at=node.counter_at,
-    )
+def _save_node_states(touched: list[NodeState], received_at: datetime) -> None:
+    rows = [
+        (
+            _db(received_at),
+            _db(node.last_reading_at),
+            json.dumps(node.latest),
+            node.counter_kwh,
+            _db(node.counter_at),
+            node.id,
+        )
+        for node in touched
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE energy_node SET last_seen_at = %s, last_reading_at = %s, latest = %s, "
+            "counter_kwh = %s, counter_at = %s WHERE id = %s",
+            rows,
+        )
 
 
-def _db(ts: datetime):
-    return connection.ops.adapt_datetimefield_value(ts)
+def _db(ts: datetime | None):
+    """A time as the database driver takes it: SQLite stores Django's naive UTC text."""
+    if ts is None or connection.vendor != "sqlite":
+        return ts
+    return str(ts.astimezone(UTC).replace(tzinfo=None))
 
 
 def _aware(value) -> datetime:

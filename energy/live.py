@@ -47,6 +47,7 @@ def readings_stored(nodes: dict, readings: list) -> None:
             newest[reading.node_id] = reading
     by_id = {node.id: node for node in nodes.values()}
     now = time.monotonic()
+    events = []
     for node_id, reading in newest.items():
         if now - _last_sent.get(node_id, -1e9) < settings.ENERGY_LIVE_INTERVAL:
             continue
@@ -59,10 +60,10 @@ def readings_stored(nodes: dict, readings: list) -> None:
             "values": reading.values,
             "energy_used": reading.energy_used,
         }
-        live.publish(node_group(node_id), "reading", data)
+        events.append((node_group(node_id), "reading", data))
         summary = {"node": node_id, "latest": node.latest, "last_reading_at": node.last_reading_at}
-        for group in owner_groups(node.owner_id):
-            live.publish(group, "node", summary)
+        events += [(group, "node", summary) for group in owner_groups(node.owner_id)]
+    live.publish_many(events)
 
 
 def node_changed(node: Node, event: str = "node") -> None:

@@ -9,6 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 from django.utils import timezone
 
 from conftest import client_for, make_user
@@ -24,8 +25,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def wait_until(condition, timeout=10.0, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        try:
+            if condition():
+                return
+        except OperationalError:  # SQLite's shared in-memory test database locks whole tables
+            pass
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {message}")
 
