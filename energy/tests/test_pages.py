@@ -89,6 +89,20 @@ def test_an_admin_sees_their_own_panel_or_everyones(admin_user, operator):
     assert "Kitchen" in everyone and 'data-live-group="energy.all"' in everyone
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    ["panel", "consumption", "nodes", "node_new", "node", "node_edit", "node_delete", "node_key"],
+)
+def test_every_page_renders_for_an_owner(operator, name):
+    node, _ = make_node(operator)
+    args = [] if name in ("panel", "consumption", "nodes", "node_new") else [node.pk]
+
+    page = html(client_for(operator).get(reverse(f"energy:{name}", args=args)))
+
+    assert 'href="/energy/consumption/"' in page  # the energy menu
+
+
 # --- a node's dashboard ---------------------------------------------------------------------
 
 
@@ -200,16 +214,19 @@ def test_an_admin_sees_every_node_with_its_owner_and_the_pending_devices(admin_u
 
 
 @pytest.mark.django_db
-def test_the_node_list_costs_the_same_queries_for_one_node_or_many(admin_user, operator):
+@pytest.mark.parametrize("url", ["/energy/nodes/", "/energy/?all=1", "/energy/consumption/"])
+def test_lists_cost_the_same_queries_for_one_node_or_many(admin_user, operator, url):
     client = client_for(admin_user)
     make_node(operator, "esp32-1", "One")
-    client.get(reverse("energy:nodes"))  # warm the permission cache
+    send("esp32-1", (timezone.now(), {"power": 5.0, "energy": 1.0}))
+    client.get(url)  # warm the permission cache
     with CaptureQueriesContext(connection) as one:
-        html(client.get(reverse("energy:nodes")))
+        html(client.get(url))
     for index in range(2, 7):
         make_node(operator, f"esp32-{index}", f"Node {index}")
+        send(f"esp32-{index}", (timezone.now(), {"power": 5.0, "energy": 1.0}))
     with CaptureQueriesContext(connection) as many:
-        html(client.get(reverse("energy:nodes")))
+        html(client.get(url))
 
     assert len(many) == len(one)
 
