@@ -22,9 +22,7 @@ class NodeForm(forms.ModelForm):
         fields = ["device_id", "name", "location", "description", "expected_interval"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
-            "device_id": forms.TextInput(
-                attrs={"autocomplete": "off", "spellcheck": "false", "class": "font-monospace"}
-            ),
+            "device_id": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         }
 
     def __init__(self, *args, user, **kwargs):

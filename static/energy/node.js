@@ -158,6 +158,7 @@
       chart.options.scales.x.min = min;
       chart.options.scales.x.max = max;
       note(key, avg.length ? "" : gettext("No data in this range."));
+      chart.options.scales.y.ticks.display = avg.length > 0;
       chart.update("none");
     });
     const bars = charts.energy_used;
