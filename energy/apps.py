@@ -13,6 +13,9 @@ class EnergyConfig(AppConfig):
         from flowsuite import live
 
         from . import live as energy_live
-        from . import nodes  # noqa: F401  (keeps day buckets in the owner's time zone)
+        from . import (  # noqa: F401  (signal receivers)
+            nodes,  # keeps day buckets in the owner's time zone
+            rules,  # judges alert rules in the ingest transaction
+        )
 
         live.register_domain("energy", energy_live.may_subscribe)

@@ -26,7 +26,7 @@ from django.db import DatabaseError, IntegrityError, close_old_connections, conn
 
 from flowsuite.mqtt import Broker, make_client
 
-from . import ingest, nodes
+from . import ingest, nodes, worker
 
 log = logging.getLogger("energy.bridge")
 
@@ -48,6 +48,7 @@ class Bridge:
         client_id: str = "",
         share_group: str = "",
         legacy_device_id: str = "",
+        worker_interval: float = 0,
     ):
         self.broker = broker
         self.batch_size = batch_size
@@ -55,6 +56,7 @@ class Bridge:
         self.stats_interval = stats_interval
         self.share_group = share_group
         self.legacy_device_id = legacy_device_id
+        self.worker_interval = worker_interval
         self.client_id = client_id or f"{settings.MQTT_CLIENT_ID_PREFIX}-energy-bridge"
         self.counters: Counter = Counter()
         self.subscribed = threading.Event()
@@ -135,6 +137,10 @@ class Bridge:
     def run(self) -> None:
         """Connect and process messages until stop(); flushes what it holds before returning."""
         self.connect()
+        background = None
+        if self.worker_interval:
+            background = worker.Worker(self.worker_interval)
+            background.start()
         next_stats = time.monotonic() + self.stats_interval
         try:
             while not self._stop.is_set():
@@ -145,6 +151,8 @@ class Bridge:
                     self.log_stats()
                     next_stats = time.monotonic() + self.stats_interval
         finally:
+            if background:
+                background.stop()
             self.disconnect()
             self.flush()
             self.log_stats()

@@ -281,6 +281,9 @@ GATEPASS_DOUBLE_SCAN_SECONDS = env.int("GATEPASS_DOUBLE_SCAN_SECONDS", default=3
 # Hours inside after which a driver is highlighted as overstaying.
 GATEPASS_OVERSTAY_HOURS = env.float("GATEPASS_OVERSTAY_HOURS", default=12)
 
+# The site's public address, for links in e-mails and webhooks sent without a request.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
 # --- Energy ---------------------------------------------------------------------------------
 # The node (device id) that the older seed's topic `energy/consumption` (a bare kW) feeds.
 ENERGY_LEGACY_DEVICE_ID = env.str("ENERGY_LEGACY_DEVICE_ID", default="")

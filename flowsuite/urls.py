@@ -7,6 +7,7 @@ from rest_framework import routers
 
 from accounts import api as accounts_api
 from accounts.urls import auth_urlpatterns
+from energy import alert_api as energy_alert_api
 from energy import urls as energy_urls
 from gatepass import urls as gatepass_urls
 
@@ -28,6 +29,8 @@ api_urlpatterns = [
     path("device/whoami/", accounts_api.DeviceWhoAmIView.as_view(), name="device-whoami"),
     path("status/", api_views.StatusView.as_view(), name="status"),
     path("energy", energy_api_latest, name="energy-latest-legacy"),
+    path("alert/", energy_alert_api.ExternalAlertView.as_view(), name="alert"),
+    path("alert", energy_alert_api.LegacyExternalAlertView.as_view(), name="alert-legacy"),
     path("energy/", include(energy_urls.api_urlpatterns)),
     path("gatepass/", include(gatepass_urls.api_urlpatterns)),
     path("", include(router.urls)),

@@ -34,6 +34,17 @@ class Command(BaseCommand):
             "several bridges split the messages (default ENERGY_MQTT_SHARE_GROUP).",
         )
 
+        parser.add_argument(
+            "--worker-interval",
+            type=float,
+            default=5,
+            help="Run the energy worker (offline checks, notifications, automations) this "
+            "often (s), in a thread of its own.",
+        )
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Leave the worker to energy_watchdog."
+        )
+
     def handle(self, *args, **options):
         broker = configured_broker()
         if broker is None:
@@ -46,6 +57,7 @@ class Command(BaseCommand):
             client_id=options["client_id"],
             share_group=options["share_group"],
             legacy_device_id=settings.ENERGY_LEGACY_DEVICE_ID,
+            worker_interval=0 if options["no_worker"] else options["worker_interval"],
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: bridge.stop())
