@@ -2,7 +2,17 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from . import nodes
-from .models import Node, PendingDevice
+from .models import (
+    Alert,
+    AlertRule,
+    Automation,
+    AutomationRun,
+    EnergyProfile,
+    Node,
+    Notification,
+    PendingDevice,
+    Recommendation,
+)
 
 
 @admin.register(Node)
@@ -83,3 +93,89 @@ class PendingDeviceAdmin(admin.ModelAdmin):
                 % {"node": node, "key": raw_key},
                 messages.WARNING,
             )
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "node", "kind", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "owner__email", "node__device_id"]
+    list_select_related = ["owner", "node"]
+    autocomplete_fields = ["owner", "node"]
+
+
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    extra = 0
+    can_delete = False
+    fields = ["event", "channel", "target", "status", "attempts", "sent_at", "last_error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["message", "owner", "node", "severity", "status", "opened_at", "resolved_at"]
+    list_filter = ["status", "severity"]
+    search_fields = ["message", "owner__email", "node__device_id"]
+    list_select_related = ["owner", "node"]
+    date_hierarchy = "opened_at"
+    readonly_fields = [
+        "owner",
+        "rule",
+        "node",
+        "source",
+        "values",
+        "opened_at",
+        "resolved_at",
+        "acknowledged_at",
+        "acknowledged_by",
+    ]
+    inlines = [NotificationInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class AutomationRunInline(admin.TabularInline):
+    model = AutomationRun
+    extra = 0
+    can_delete = False
+    fields = ["trigger", "queued_at", "ran_at", "outcome", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Automation)
+class AutomationAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "trigger", "action", "enabled", "last_run_at"]
+    list_filter = ["trigger", "action", "enabled"]
+    search_fields = ["name", "owner__email"]
+    autocomplete_fields = ["owner", "node", "rule"]
+    inlines = [AutomationRunInline]
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "owner",
+        "node",
+        "kind",
+        "saving_kwh_year",
+        "saving_money_year",
+        "dismissed_at",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["title", "owner__email"]
+    readonly_fields = ["evidence", "computed_at"]
+
+
+@admin.register(EnergyProfile)
+class EnergyProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "tariff", "price", "peak_price", "currency", "quiet_start", "quiet_end"]
+    autocomplete_fields = ["user"]

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from . import ingest, simulator
-from .models import Node
+from . import alerts, ingest, recommendations, simulator, worker
+from .models import AlertRule, Automation, EnergyProfile, Node
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,63 @@ def seed(say) -> None:
         for batch in simulator.backfill(meter_list, now - HISTORY, now, HISTORY_STEP, zone):
             stored += ingest.ingest(batch, source="simulator").accepted
         say(f"{count} simulated meter(s) of {email}, {stored} readings of history")
+    _seed_alerting(say)
+
+
+def _seed_alerting(say) -> None:
+    """Demo rules for the operator, an automation, a demo alert, and advice from the history."""
+    owner = User.objects.filter(email=OWNERS[0][0]).first()
+    if owner is None:
+        return
+    first = Node.objects.filter(owner=owner).order_by("device_id").first()
+    EnergyProfile.objects.get_or_create(
+        user=owner,
+        defaults={"tariff": EnergyProfile.Tariff.TIME_OF_USE, "price": 0.12, "peak_price": 0.28},
+    )
+    demo_rules = [
+        {
+            "name": "High power",
+            "kind": "threshold",
+            "magnitude": "power",
+            "comparison": "above",
+            "threshold": 3000,
+            "hysteresis": 200,
+            "duration": 300,
+        },
+        {
+            "name": "Voltage out of range",
+            "kind": "threshold",
+            "magnitude": "voltage",
+            "comparison": "outside",
+            "threshold": 207,
+            "threshold_high": 253,
+            "hysteresis": 2,
+            "duration": 60,
+        },
+        {"name": "Meter offline", "kind": "offline", "offline_intervals": 30},
+        {"name": "Daily budget", "kind": "budget", "budget_kwh": 60, "budget_period": "day"},
+    ]
+    for fields in demo_rules:
+        rule = AlertRule(owner=owner, **fields)
+        rule.full_clean()
+        rule.save()
+    Automation.objects.create(
+        owner=owner,
+        name="Shed load when power is high",
+        trigger=Automation.Trigger.ALERT_OPENED,
+        rule=AlertRule.objects.get(owner=owner, name="High power"),
+        action=Automation.Action.MQTT,
+        payload='{"relay": "off", "reason": "{{rule}}"}',
+    )
+    if first is not None:
+        alerts.raise_external(
+            owner=owner,
+            node=first,
+            message="Demo: the main breaker tripped at 03:12 and was reset",
+            source="demo",
+        )
+    advice = recommendations.compute(owner)
+    say(f"{len(demo_rules)} alert rules, 1 automation, 1 alert, {len(advice)} pieces of advice")
 
 
 _meters: dict[str, simulator.Meter] = {}
@@ -73,9 +130,14 @@ class DemoFeed:
 
     async def _feed(self):
         log.info("demo: simulated meters report every %g s", self.interval)
+        beats = 0
         while True:
             await asyncio.sleep(self.interval)
+            beats += 1
             try:
                 await sync_to_async(feed_once)()
+                if beats * self.interval >= worker.INTERVAL:  # no bridge here: run its worker
+                    beats = 0
+                    await sync_to_async(worker.tick)()
             except Exception:
                 log.exception("demo: the simulated meters could not report")
