@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from . import nodes, selectors
 from .forms import VIEW_ALL, ClaimForm, ConsumptionForm, NodeForm, RangeForm
 from .magnitudes import BY_KEY, SAMPLED
-from .models import DayRollup, Node, PendingDevice
+from .models import DayRollup, Node, PendingDevice, Recommendation
 from .nodes import Status
 from .templatetags.energy import bucket_label
 
@@ -102,6 +102,9 @@ def panel(request):
             "everyone": everyone,
             "may_see_all": request.user.has_perm(VIEW_ALL),
             "live_group": "energy.all" if everyone else f"energy.owner.{request.user.pk}",
+            "advice": Recommendation.objects.filter(
+                owner=request.user, dismissed_at__isnull=True
+            ).order_by("-saving_money_year")[:3],
         },
     )
 

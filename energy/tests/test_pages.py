@@ -424,3 +424,38 @@ def test_a_custom_consumption_range_too_fine_for_its_period_is_refused(operator)
 
     assert "too many bars" in page
     assert "Last 24 hours" in page  # shown instead
+
+
+@pytest.mark.django_db
+def test_the_panel_shows_the_users_best_saving_advice_and_not_dismissed_ones(operator):
+    from energy.models import Recommendation
+
+    owner = operator
+    node, _ = make_node(owner, "esp32-adv", "Fridge")
+    send("esp32-adv", (timezone.now(), {"power": 100.0}))
+    common = {
+        "owner": owner,
+        "node": node,
+        "detail": "…",
+        "evidence": {},
+        "currency": "USD",
+        "computed_at": timezone.now(),
+    }
+    Recommendation.objects.create(
+        kind="standby",
+        title="Standby of Fridge",
+        saving_kwh_year=400,
+        saving_money_year=60,
+        **common,
+    )
+    Recommendation.objects.create(
+        kind="always_on",
+        title="Fridge never sleeps",
+        saving_kwh_year=90,
+        saving_money_year=13,
+        dismissed_at=timezone.now(),
+        **common,
+    )
+    html = client_for(owner).get(reverse("energy:panel")).content.decode()
+    assert "Standby of Fridge" in html
+    assert "Fridge never sleeps" not in html
