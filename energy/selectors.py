@@ -229,10 +229,11 @@ def kpis(node_list: list[Node], zone: ZoneInfo, now: datetime | None = None) -> 
     today_kwh = sum(kwh for _, kwh in consumption(node_list, "day", today, now, zone).buckets)
     voltage = averages["voltage"]["value"]
     deviations = [
-        abs(n.latest["voltage"] - NOMINAL_VOLTAGE) / NOMINAL_VOLTAGE * 100
+        (abs(n.latest["voltage"] - NOMINAL_VOLTAGE) / NOMINAL_VOLTAGE * 100, n)
         for n in online
         if n.latest.get("voltage") is not None
     ]
+    worst = max(deviations, key=lambda item: item[0]) if deviations else (None, None)
     return {
         "averages": averages,
         "nodes": len(node_list),
@@ -241,7 +242,8 @@ def kpis(node_list: list[Node], zone: ZoneInfo, now: datetime | None = None) -> 
         "voltage_deviation_pct": (
             None if voltage is None else (voltage - NOMINAL_VOLTAGE) / NOMINAL_VOLTAGE * 100
         ),
-        "worst_voltage_deviation_pct": max(deviations) if deviations else None,
+        "worst_voltage_deviation_pct": worst[0],
+        "worst_voltage_node": worst[1].name if worst[1] else None,
         "nominal_voltage": NOMINAL_VOLTAGE,
         "at": now,
     }
