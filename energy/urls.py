@@ -15,6 +15,7 @@ urlpatterns = [
     path("nodes/<int:pk>/delete/", views.node_delete, name="node_delete"),
     path("nodes/<int:pk>/key/", views.node_rotate_key, name="node_key"),
     path("pending/<int:pk>/claim/", views.pending_claim, name="pending_claim"),
+    path("pending/<int:pk>/discard/", views.pending_discard, name="pending_discard"),
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_ack"),
     path("alerts/<int:pk>/resolve/", alert_views.alert_resolve, name="alert_resolve"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from . import nodes, selectors
 from .forms import VIEW_ALL, ClaimForm, ConsumptionForm, NodeForm, RangeForm
@@ -281,3 +282,15 @@ def pending_claim(request, pk):
             messages.success(request, _("“%(id)s” is now a node.") % {"id": node.device_id})
             return _show_key(request, node, raw_key)
     return render(request, "energy/pending_claim.html", {"form": form, "pending": pending})
+
+
+@login_required
+@permission_required(VIEW_ALL, raise_exception=True)
+@require_POST
+def pending_discard(request, pk):
+    """Forget a pending device id (a typo in a meter's config, a test): it comes back if the
+    device reports again."""
+    pending = get_object_or_404(PendingDevice, pk=pk)
+    pending.delete()
+    messages.success(request, _("“%(id)s” was discarded.") % {"id": pending.device_id})
+    return redirect("energy:nodes")

@@ -459,3 +459,14 @@ def test_the_panel_shows_the_users_best_saving_advice_and_not_dismissed_ones(ope
     html = client_for(owner).get(reverse("energy:panel")).content.decode()
     assert "Standby of Fridge" in html
     assert "Fridge never sleeps" not in html
+
+
+@pytest.mark.django_db
+def test_an_admin_discards_a_pending_device_and_others_may_not(admin_user, operator):
+    pending = PendingDevice.objects.create(
+        device_id="typo 12/b", source="mqtt", last_seen_at=timezone.now()
+    )
+    url = reverse("energy:pending_discard", args=[pending.pk])
+    assert client_for(operator).post(url).status_code == 403
+    assert client_for(admin_user).post(url).status_code == 302
+    assert not PendingDevice.objects.exists()
