@@ -232,7 +232,7 @@ def recommendation_dismiss(request, pk):
     advice = get_object_or_404(Recommendation, pk=pk, owner=request.user)
     advice.dismissed_at = timezone.now()
     advice.save(update_fields=["dismissed_at"])
-    messages.success(request, _("“%(title)s” dismissed.") % {"title": advice.title})
+    messages.success(request, _("Dismissed: %(title)s") % {"title": advice.title})
     return redirect("energy:recommendations")
 
 
