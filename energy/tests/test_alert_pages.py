@@ -555,3 +555,27 @@ def test_quiet_hours_need_both_ends(operator):
 
     assert "Give both ends of the quiet hours, or neither." in page
     assert not EnergyProfile.objects.exists()
+
+
+# --- the navbar's bell -----------------------------------------------------------------------
+
+
+def test_the_bell_shows_the_count_of_open_alerts_on_every_page(operator, outsider):
+    kitchen = make_node(operator)
+    rule = make_rule(operator)
+    open_alert(rule, kitchen)
+    open_alert(rule, make_node(operator, "esp32-yard", "Yard"))
+    acknowledged = alerts.raise_external(owner=operator, message="Seen", source="x")
+    alerts.acknowledge(acknowledged, operator)
+
+    home = html(client_for(operator).get(reverse("home")))
+    others = html(client_for(outsider).get(reverse("home")))
+
+    assert 'id="alert-badge" data-count="2"' in home
+    assert "2 open alerts" in home
+    assert f'href="{reverse("energy:alerts")}" id="alert-bell"' in home
+    assert 'id="alert-badge" data-count="0"' in others
+
+
+def test_the_bell_is_not_shown_to_visitors(client):
+    assert 'id="alert-bell"' not in html(client.get(reverse("login")))

@@ -60,7 +60,22 @@
     });
     window.FlowLive.subscribe("user." + userId, (event) => {
       if (event.type === "notify") toast(event.data.message, event.data.level);
+      if (event.type === "alert") setAlertCount(event.data.open);
     });
+  }
+
+  // The navbar's bell: the count of the user's open alerts, from each "alert" event.
+  function setAlertCount(count) {
+    const badge = document.getElementById("alert-badge");
+    if (!badge || typeof count !== "number") return;
+    const label = interpolate(ngettext("%s open alert", "%s open alerts", count), [count]);
+    badge.textContent = String(count);
+    badge.dataset.count = String(count);
+    badge.hidden = count === 0;
+    document.getElementById("alert-badge-label").textContent = label;
+    const bell = document.getElementById("alert-bell");
+    bell.title = label;
+    bell.querySelector(".bi").className = "bi " + (count ? "bi-bell-fill" : "bi-bell");
   }
 
   const timeZone = root.dataset.timeZone || undefined;
