@@ -20,7 +20,10 @@ def _empty_cache():
     """Each test starts with an empty cache: rolled-back databases reuse primary keys."""
     from django.core.cache import cache
 
+    from energy import rules
+
     cache.clear()
+    rules.forget_rules()
     yield
 
 

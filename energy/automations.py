@@ -30,31 +30,29 @@ def render(template: str, context: dict) -> str:
 
 def validate(automation: Automation) -> None:
     """What a user may automate: only their own nodes, and only their nodes' topics."""
+    errors = {}
     if automation.rule_id and automation.rule.owner_id != automation.owner_id:
-        raise ValidationError({"rule": _("Choose one of your own rules.")})
+        errors["rule"] = _("Choose one of your own rules.")
     if automation.node_id and automation.node.owner_id != automation.owner_id:
-        raise ValidationError({"node": _("Choose one of your own nodes.")})
+        errors["node"] = _("Choose one of your own nodes.")
     if automation.trigger == Automation.Trigger.SCHEDULE and automation.at_time is None:
-        raise ValidationError({"at_time": _("A scheduled automation needs a time.")})
+        errors["at_time"] = _("A scheduled automation needs a time.")
     if automation.action == Automation.Action.WEBHOOK and not automation.webhook_url:
-        raise ValidationError({"webhook_url": _("Give the URL to call.")})
+        errors["webhook_url"] = _("Give the URL to call.")
     if automation.action == Automation.Action.MQTT:
         if automation.trigger == Automation.Trigger.SCHEDULE and not automation.node_id:
-            raise ValidationError({"node": _("A scheduled message needs the node it commands.")})
+            errors["node"] = _("A scheduled message needs the node it commands.")
         if not _own_topic(automation.topic, automation.node):
-            raise ValidationError(
-                {
-                    "topic": _(
-                        "The topic must be under flowsuite/energy/{{device_id}}/ (the node's "
-                        "own topics)."
-                    )
-                }
+            errors["topic"] = _(
+                "The topic must be under flowsuite/energy/{{device_id}}/ (the node's own topics)."
             )
         try:
             json.loads(render(automation.payload, _sample_context()))
         except ValueError:
             if automation.payload.strip().startswith(("{", "[")):
-                raise ValidationError({"payload": _("The payload is not valid JSON.")}) from None
+                errors["payload"] = _("The payload is not valid JSON.")
+    if errors:
+        raise ValidationError(errors)
 
 
 def _own_topic(template: str, node: Node | None) -> bool:

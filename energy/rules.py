@@ -48,6 +48,11 @@ def _forget_rules(**kwargs):
     _cache["loaded_at"] = -1e9
 
 
+def forget_rules() -> None:
+    """Drop this process's cached rules (tests, after a rollback)."""
+    _forget_rules()
+
+
 def _rules_for(node_id: int, owner_id: int) -> list[AlertRule]:
     if time.monotonic() - _cache["loaded_at"] > RULES_TTL:
         by_node, by_owner = defaultdict(list), defaultdict(list)
@@ -120,30 +125,55 @@ def evaluate(sender, nodes, readings, **kwargs):
     for reading in readings:
         if reading.node_id in applicable:
             by_node[reading.node_id].append(reading)
+    events = []  # (open | resolve, rule, node_id, at, values), applied once all is judged
     for node_id, node_readings in by_node.items():
         node_readings.sort(key=lambda r: r.ts)
         for rule in applicable[node_id]:
             state = states.setdefault((rule.pk, node_id), State())
             if rule.kind == Kind.THRESHOLD:
-                _judge_threshold(rule, node_id, state, node_readings)
+                events += _judge_threshold(rule, node_id, state, node_readings)
             elif rule.kind == Kind.OFFLINE and state.active:
                 state.active, state.since, state.changed = False, None, True
-                alerts.resolve(rule, node_id, node_readings[-1].ts, {"reported": True})
-    _judge_budgets(applicable, node_states, states)
-    _save_states(states)
+                events.append(("resolve", rule, node_id, node_readings[-1].ts, {"reported": True}))
+    events += _judge_budgets(applicable, node_states, states)
+    gone = _rules_gone(states, events)
+    _save_states({key: state for key, state in states.items() if key[0] not in gone})
+    for outcome, rule, node_id, at, values in events:
+        if rule.pk in gone:
+            continue
+        if outcome == "open":
+            alerts.open_for_rule(rule, node_id, at, values)
+        else:
+            alerts.resolve(rule, node_id, at, values)
 
 
-def _judge_threshold(rule, node_id, state, readings) -> None:
+def _rules_gone(states, events) -> set[int]:
+    """Rules deleted by another process since this one cached them: their state and alerts
+    are not written (rare, so checked only when something is to be written)."""
+    touched = {rule_id for (rule_id, _), state in states.items() if state.changed}
+    touched |= {rule.pk for _, rule, *_ in events}
+    if not touched:
+        return set()
+    gone = touched - set(AlertRule.objects.filter(pk__in=touched).values_list("pk", flat=True))
+    if gone:
+        _forget_rules()
+    return gone
+
+
+def _judge_threshold(rule, node_id, state, readings) -> list[tuple]:
     key = rule.magnitude
+    events = []
     for reading in readings:
         value = reading.values.get(key)
         if value is None:
             continue
         outcome = step(rule, state, reading.ts, value)
         if outcome == "open":
-            alerts.open_for_rule(rule, node_id, reading.ts, _threshold_values(rule, state, value))
+            values = _threshold_values(rule, state, value)
+            events.append(("open", rule, node_id, reading.ts, values))
         elif outcome == "resolve":
-            alerts.resolve(rule, node_id, reading.ts, {key: value})
+            events.append(("resolve", rule, node_id, reading.ts, {key: value}))
+    return events
 
 
 def _threshold_values(rule, state, value) -> dict:
@@ -157,15 +187,16 @@ def _threshold_values(rule, state, value) -> dict:
     }
 
 
-def _judge_budgets(applicable, node_states, states) -> None:
+def _judge_budgets(applicable, node_states, states) -> list[tuple]:
     budget_rules = [
         (node_id, rule)
         for node_id, rules in applicable.items()
         for rule in rules
         if rule.kind == Kind.BUDGET and rule.budget_kwh is not None
     ]
+    events = []
     if not budget_rules:
-        return
+        return events
     now = timezone.now()
     spans = {}  # (node_id, rule) -> (first day, today) in the node's zone
     for node_id, rule in budget_rules:
@@ -189,7 +220,8 @@ def _judge_budgets(applicable, node_states, states) -> None:
         if kwh > rule.budget_kwh and not state.active:
             state.active, state.since, state.changed = True, now, True
             values = {"kwh": round(kwh, 3), "budget_kwh": rule.budget_kwh, "from": str(first)}
-            alerts.open_for_rule(rule, node_id, now, values)
+            events.append(("open", rule, node_id, now, values))
+    return events
 
 
 def _load_states(applicable) -> dict[tuple[int, int], State]:

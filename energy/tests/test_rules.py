@@ -248,3 +248,18 @@ def test_other_systems_raise_alerts_through_the_older_seeds_endpoint(owner, node
     assert Alert.objects.filter(node=node).count() == 2
     assert bearer_client(token).post("/api/alert/", {}, format="json").status_code == 400
     assert client_for(make_user("x@example.com")).get("/api/energy/alerts/").json()["count"] == 0
+
+
+def test_a_rule_deleted_by_another_process_does_not_break_the_ingest(owner, node):
+    from django.db import connection
+
+    rule_for(owner, node, comparison="above", threshold=100, duration=0)
+    feed([50])  # this process now holds the rule in its cache
+    with connection.cursor() as cursor:  # another process deletes it: no signal here
+        cursor.execute("DELETE FROM energy_alertrule")
+    result = ingest(
+        [("esp32-a", {"power": 500.0, "ts": (T0 + timedelta(minutes=5)).isoformat()})],
+        received_at=T0 + timedelta(minutes=5),
+    )
+    assert result.accepted == 1
+    assert not Alert.objects.exists() and not RuleState.objects.exists()

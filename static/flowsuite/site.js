@@ -38,7 +38,8 @@
   function toast(message, level) {
     const container = document.getElementById("toasts");
     const element = document.createElement("div");
-    const tone = { error: "danger", warning: "warning", success: "success" }[level] || "primary";
+    const tone = { error: "danger", danger: "danger", warning: "warning", success: "success",
+      info: "info" }[level] || "primary";
     element.className = "toast align-items-center border-0 text-bg-" + tone;
     element.setAttribute("role", "status");
     element.innerHTML = '<div class="d-flex"><div class="toast-body"></div>' +
