@@ -20,10 +20,11 @@ def _empty_cache():
     """Each test starts with an empty cache: rolled-back databases reuse primary keys."""
     from django.core.cache import cache
 
-    from energy import rules
+    from energy import live, rules
 
     cache.clear()
     rules.forget_rules()
+    live.forget_throttle()
     yield
 
 
