@@ -640,8 +640,8 @@ class Result:
 class Child:
     """This script in one of its child roles, talking JSON lines over stdout."""
 
-    def __init__(self, role: str, *options: str, log_path: Path | None = None):
-        command = [sys.executable, __file__, "--child", role, *options]
+    def __init__(self, role: str, *options: str, script: str = __file__, log_path=None):
+        command = [sys.executable, script, "--child", role, *options]
         errors = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
