@@ -129,10 +129,11 @@ def evaluate(sender, nodes, readings, **kwargs):
     for node_id, node_readings in by_node.items():
         node_readings.sort(key=lambda r: r.ts)
         for rule in applicable[node_id]:
-            state = states.setdefault((rule.pk, node_id), State())
             if rule.kind == Kind.THRESHOLD:
-                events += _judge_threshold(rule, node_id, state, node_readings)
-            elif rule.kind == Kind.OFFLINE and state.active:
+                events += _judge_threshold(rule, node_id, states, node_readings)
+                continue
+            state = states.get((rule.pk, node_id))
+            if rule.kind == Kind.OFFLINE and state is not None and state.active:
                 state.active, state.since, state.changed = False, None, True
                 events.append(("resolve", rule, node_id, node_readings[-1].ts, {"reported": True}))
     events += _judge_budgets(applicable, node_states, states)
@@ -160,8 +161,16 @@ def _rules_gone(states, events) -> set[int]:
     return gone
 
 
-def _judge_threshold(rule, node_id, state, readings) -> list[tuple]:
+def _judge_threshold(rule, node_id, states, readings) -> list[tuple]:
     key = rule.magnitude
+    state = states.get((rule.pk, node_id))
+    if state is None:
+        # Nothing going on (the common case): skip to the first reading that breaches.
+        first = _first_breach(rule, key, readings)
+        if first is None:
+            return []
+        state = states[(rule.pk, node_id)] = State()
+        readings = readings[first:]
     events = []
     for reading in readings:
         value = reading.values.get(key)
@@ -174,6 +183,14 @@ def _judge_threshold(rule, node_id, state, readings) -> list[tuple]:
         elif outcome == "resolve":
             events.append(("resolve", rule, node_id, reading.ts, {key: value}))
     return events
+
+
+def _first_breach(rule, key, readings) -> int | None:
+    for index, reading in enumerate(readings):
+        value = reading.values.get(key)
+        if value is not None and breaches(rule, value):
+            return index
+    return None
 
 
 def _threshold_values(rule, state, value) -> dict:
@@ -225,8 +242,8 @@ def _judge_budgets(applicable, node_states, states) -> list[tuple]:
 
 
 def _load_states(applicable) -> dict[tuple[int, int], State]:
-    rule_ids = {rule.pk for rules in applicable.values() for rule in rules}
-    rows = RuleState.objects.filter(node_id__in=applicable, rule_id__in=rule_ids).values_list(
+    # States exist only while something is going on: all of these nodes' are few.
+    rows = RuleState.objects.filter(node_id__in=applicable).values_list(
         "pk", "rule_id", "node_id", "since", "active"
     )
     return {
