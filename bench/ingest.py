@@ -21,16 +21,21 @@ Run from the top of the project (never by the test suite):
 
     .venv/bin/python bench/ingest.py [--messages 200000] [--nodes 100]
         [--databases sqlite,postgres] [--seed-messages 20000] [--batch-size 500]
-        [--broker-queue N] [--profile DIR]
+        [--broker-queue N] [--inflight 1000] [--only bridge,seed,receive,driver]
+        [--profile DIR]
 
-SQLite runs with the site's PRAGMAs (WAL, synchronous=NORMAL), (a) included, so that the
-difference is the batching. PostgreSQL is a throwaway cluster under /tmp (initdb and pg_ctl, as
-the `postgres` user when run as root) with initdb's defaults, fsync on as in production. The
-broker is Mosquitto with its defaults except `max_queued_messages` (`--broker-queue`, default:
-the whole burst): with Mosquitto's default of 1000, a subscriber that falls behind a burst
-loses QoS 1 messages at the broker, whatever it does. `--profile DIR` records the bridge with
-py-spy (not in the requirements: `.venv/bin/pip install py-spy`). Everything stays on
-127.0.0.1 and is removed at the end. The defaults take about 3 minutes on 2 cores.
+The bridge's SQLite has the site's PRAGMAs (WAL, synchronous=NORMAL); (a) opens its file with
+a plain sqlite3.connect(), as the seeds did (a rollback journal, an fsync per commit), and is
+shown again with the site's PRAGMAs so that the part of the batching is plain. PostgreSQL is a
+throwaway cluster under /tmp (initdb and pg_ctl, as the `postgres` user when run as root) with
+initdb's defaults, fsync on as in production. The broker is Mosquitto with its defaults except
+`max_queued_messages` (`--broker-queue`, default: the whole burst): with Mosquitto's default of
+1000, a subscriber that falls behind a burst loses QoS 1 messages at the broker, whatever it
+does. The publisher is a minimal MQTT client on a socket (QoS 1, PUBACKs counted, `--inflight`
+in flight): paho, on the same 2 cores, could not publish faster than a paho subscriber
+receives, and took the CPU the bridge needs. `--profile DIR` records the bridge with py-spy
+(not in the requirements: `.venv/bin/pip install py-spy`). Everything stays on 127.0.0.1 and
+is removed at the end. The defaults take about 5 minutes on 2 cores.
 """
 
 import argparse
@@ -638,13 +643,13 @@ class Result:
 
 
 class Child:
-    """This script in one of its child roles, talking JSON lines over stdout."""
+    """A benchmark script (this one by default) in one of its child roles, talking JSON lines
+    over stdout; its errors go to our standard error."""
 
-    def __init__(self, role: str, *options: str, script: str = __file__, log_path=None):
+    def __init__(self, role: str, *options: str, script: str = __file__):
         command = [sys.executable, script, "--child", role, *options]
-        errors = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         self.lines: list[dict] = []
         self._arrived = threading.Condition()
