@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from flowsuite.mqtt import Broker, make_client
 
@@ -35,6 +37,7 @@ STATUS = "flowsuite/energy/+/status"
 LEGACY = "energy/consumption"
 MAX_PAYLOAD = 8 * 1024
 RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30)
+SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps a v5 bridge's session while away
 
 
 class Bridge:
@@ -122,7 +125,12 @@ class Bridge:
 
     def connect(self) -> None:
         """Start paho's network thread: it connects, subscribes, and queues what arrives."""
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        options = {}
+        if self.share_group:  # MQTT v5: a session outlives the connection only if asked
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY
+            options = {"clean_start": False, "properties": properties}
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30, **options)
         self._client.loop_start()
 
     def disconnect(self) -> None:

@@ -281,3 +281,25 @@ def test_the_bridge_flushes_what_it_holds_when_stopped(mosquitto, node):
     assert Reading.objects.count() == 20
     assert Node.objects.get().last_reading_at is not None
     meter.close()
+
+
+def test_bridges_in_a_shared_subscription_split_the_messages_and_store_each_once(mosquitto, node):
+    first = Bridge(Broker.from_url(mosquitto.url), client_id="bridge-1", share_group="energy")
+    second = Bridge(Broker.from_url(mosquitto.url), client_id="bridge-2", share_group="energy")
+    threads = []
+    for bridge in (first, second):
+        _bridges.append(bridge)
+        threads.append(threading.Thread(target=bridge.run))
+        threads[-1].start()
+        assert bridge.subscribed.wait(5)
+    assert first.topics()[0] == "$share/energy/flowsuite/energy/+/telemetry"
+    meter = Meter(mosquitto.url)
+    for n in range(200):
+        meter.publish({"power": float(n), "ts": an_hour_ago(n)})
+    wait_until(lambda: Reading.objects.count() == 200, timeout=15)
+    for bridge, thread in zip((first, second), threads, strict=True):
+        bridge.stop()
+        thread.join(5)
+    assert first.counters["stored"] > 0 and second.counters["stored"] > 0
+    assert first.counters["stored"] + second.counters["stored"] == 200
+    meter.close()
