@@ -303,3 +303,18 @@ def test_bridges_in_a_shared_subscription_split_the_messages_and_store_each_once
     assert first.counters["stored"] > 0 and second.counters["stored"] > 0
     assert first.counters["stored"] + second.counters["stored"] == 200
     meter.close()
+
+
+def test_the_bridge_reconnects_when_the_broker_comes_back(mosquitto, node):
+    bridge, thread = running_bridge(mosquitto, flush_interval=0.05)
+    mosquitto.stop()
+    wait_until(lambda: not bridge.subscribed.is_set(), message="the bridge to notice")
+    mosquitto.start()
+    assert bridge.subscribed.wait(15), "the bridge did not come back"
+    meter = Meter(mosquitto.url)
+    meter.publish({"power": 42.0})
+    wait_until(lambda: Reading.objects.count() == 1)
+    assert bridge.counters["disconnects"] >= 1
+    bridge.stop()
+    thread.join(5)
+    meter.close()
