@@ -26,6 +26,7 @@ from django.db import DatabaseError, IntegrityError, close_old_connections, conn
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from flowsuite import live
 from flowsuite.mqtt import Broker, make_client
 
 from . import ingest, nodes, worker
@@ -144,6 +145,7 @@ class Bridge:
 
     def run(self) -> None:
         """Connect and process messages until stop(); flushes what it holds before returning."""
+        live.start_sender_loop()
         self.connect()
         background = None
         if self.worker_interval:
@@ -163,6 +165,7 @@ class Bridge:
                 background.stop()
             self.disconnect()
             self.flush()
+            live.stop_sender_loop()
             self.log_stats()
             log.info("bridge: stopped")
 
@@ -171,9 +174,13 @@ class Bridge:
         self._wake.set()
 
     def flush(self) -> None:
-        with self._lock:
-            messages, self._pending = self._pending, []
-        if messages:
+        """Hand what is waiting to the ingest service, at most batch_size at a time."""
+        while True:
+            with self._lock:
+                messages = self._pending[: self.batch_size]
+                del self._pending[: self.batch_size]
+            if not messages:
+                return
             self.process(messages)
 
     def process(self, messages: list[tuple[str, bytes, float]]) -> None:

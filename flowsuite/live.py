@@ -18,6 +18,7 @@ An event reaches the browser as
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -90,14 +91,60 @@ def publish_many(events: list[tuple[str, str, Any]]) -> None:
         transaction.on_commit(lambda: _send_many(messages), robust=True)
 
 
+# A process with no event loop of its own (the MQTT bridge) sends from one long-lived loop:
+# async_to_sync would make a loop per call, and channels-redis a connection pool per loop.
+_sender_loop: asyncio.AbstractEventLoop | None = None
+SENDS_AT_ONCE = 50
+
+
+def start_sender_loop() -> None:
+    """Send this process's live events from a background event loop, without waiting."""
+    global _sender_loop
+    if _sender_loop is None:
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="live-sender", daemon=True).start()
+        _sender_loop = loop
+
+
+def stop_sender_loop(timeout: float = 5.0) -> None:
+    """Let the background loop finish what it is sending, then stop it."""
+    global _sender_loop
+    loop, _sender_loop = _sender_loop, None
+    if loop is None:
+        return
+
+    async def drain():
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await asyncio.wait(pending, timeout=timeout) if pending else None
+
+    asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout + 1)
+    loop.call_soon_threadsafe(loop.stop)
+
+
 def _send_many(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    if _sender_loop is not None:
+        future = asyncio.run_coroutine_threadsafe(_group_send_all(layer, messages), _sender_loop)
+        future.add_done_callback(_log_failure)
+    else:
         async_to_sync(_group_send_all)(layer, messages)
 
 
+def _log_failure(future) -> None:
+    if future.exception() is not None:
+        log.warning("live: events were not sent: %s", future.exception())
+
+
 async def _group_send_all(layer, messages: list[tuple[str, dict]]) -> None:
-    await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+    limit = asyncio.Semaphore(SENDS_AT_ONCE)
+
+    async def send(group, message):
+        async with limit:
+            await layer.group_send(group, message)
+
+    await asyncio.gather(*(send(group, message) for group, message in messages))
 
 
 def _send(group: str, message: dict) -> None:

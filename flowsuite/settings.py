@@ -124,7 +124,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            # redis-py 8 defaults to a 5 s socket timeout, the length of the layer's blocking
+            # read (an idle websocket would fail) and caps pools at 100 connections (a burst
+            # of group sends would fail): see django/channels_redis#422.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}],
+                "capacity": 1000,
+            },
         }
     }
     CACHES = {
