@@ -89,10 +89,16 @@ def _upsert(resolution: str, buckets: dict) -> None:
     )
     rows = [(node_id, adapt(start), *bucket) for (node_id, start), bucket in buckets.items()]
     with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(table), rows)
+        if connection.vendor != "postgresql":
+            cursor.executemany(_upsert_sql(table), rows)
+            return
+        # PostgreSQL: many rows per statement (executemany would be a round trip per row).
+        for first in range(0, len(rows), 1000):
+            chunk = rows[first : first + 1000]
+            cursor.execute(_upsert_sql(table, len(chunk)), [v for row in chunk for v in row])
 
 
-def _upsert_sql(table: str) -> str:
+def _upsert_sql(table: str, rows: int = 1) -> str:
     def combine(column: str) -> str:
         mine, theirs = f"{table}.{column}", f"excluded.{column}"
         if column.endswith("_min") or column.endswith("_max"):
@@ -103,9 +109,9 @@ def _upsert_sql(table: str) -> str:
         return f"{mine} + {theirs}"
 
     updates = ", ".join(f"{column} = {combine(column)}" for column in COLUMNS[2:])
+    row = f"({', '.join(['%s'] * len(COLUMNS))})"
     return (
-        f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * rows)} "
         f"ON CONFLICT (node_id, start) DO UPDATE SET {updates}"
     )
 
