@@ -110,7 +110,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="messages for (a), one commit each (it is slow; its rate is what counts)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=500, help="the bridge's --batch-size, and (c)'s"
+        "--batch-size", type=int, default=2000, help="the bridge's --batch-size, and (c)'s"
     )
     parser.add_argument(
         "--flush-interval", type=float, default=0.2, help="the bridge's --flush-interval"
@@ -128,6 +128,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--only", default="bridge,seed,receive,driver", help="comma-separated cases to run"
     )
     parser.add_argument("--profile", default="", help="record the bridge with py-spy into DIR")
+    parser.add_argument(
+        "--rules",
+        type=int,
+        default=0,
+        help="also run the bridge with this many alert rules per node (issue 7: >= 80%% of "
+        "the bridge without rules)",
+    )
     parser.add_argument("--child", choices=["publish", "receive", "seed"], help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--database", default="", help=argparse.SUPPRESS)
@@ -962,8 +969,27 @@ def start_profiler(pid: int, directory: str, name: str) -> subprocess.Popen | No
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run_bridge(database: Database, args: argparse.Namespace) -> Result:
-    copy = database.fresh(f"bridge_{os.getpid()}")
+CREATE_RULES = """
+from energy.models import AlertRule, Node
+kinds = [("power", "above", 9e6), ("voltage", "outside", 100.0), ("current", "above", 9e3),
+         ("frequency", "below", 41.0), ("power_factor", "below", 0.01)]
+rules = []
+for node in Node.objects.all():
+    for n in range({rules}):
+        magnitude, comparison, threshold = kinds[n % len(kinds)]
+        rules.append(AlertRule(owner_id=node.owner_id, node=node, name=f"r{{n}}",
+            kind="threshold", magnitude=magnitude, comparison=comparison, threshold=threshold,
+            threshold_high=900.0 if comparison == "outside" else None, duration=300))
+AlertRule.objects.bulk_create(rules)
+print(len(rules))
+"""
+
+
+def run_bridge(database: Database, args: argparse.Namespace, rules: int = 0) -> Result:
+    copy = database.fresh(f"bridge_{os.getpid()}_{rules}")
+    if rules:  # thresholds the telemetry never crosses: every reading judged, no alerts
+        made = manage(copy.env, "shell", "-c", CREATE_RULES.format(rules=rules)).split()[-1]
+        log(f"  {made} alert rules ({rules} per node)")
     broker = Broker(args.broker_queue).start()
     log_path = Path(tempfile.mkstemp(prefix="flowsuite-bench-bridge-", suffix=".log")[1])
     options = ["--batch-size", str(args.batch_size), "--flush-interval", str(args.flush_interval)]
@@ -1036,6 +1062,9 @@ def run_database(kind: str, args: argparse.Namespace) -> tuple[str, dict[str, Re
         if "bridge" in only:
             log(f"{label}: the bridge, {args.messages:,} messages")
             results["bridge"] = run_bridge(database, args)
+            if args.rules:
+                log(f"{label}: the bridge with {args.rules} alert rules per node")
+                results["bridge-rules"] = run_bridge(database, args, rules=args.rules)
         return label, results
     finally:
         database.cleanup()
@@ -1056,6 +1085,7 @@ def verdict(ok: bool) -> str:
 WIDTH = 24
 RATE_ROWS = [
     ("bridge: manage.py mqtt_bridge", "bridge"),
+    ("    the same, with alert rules per node", "bridge-rules"),
     ("(a) the seeds' way: INSERT + commit", "seed"),
     ("    the same, WAL + synchronous=NORMAL", "seed-wal"),
     ("(b) receive ceiling: paho, parse only", "receive"),
@@ -1152,7 +1182,16 @@ TARGETS = [
     ),
     ("messages lost = 0", lost_target),
     (f"bridge peak RSS (VmHWM) < {RSS_TARGET_MB} MB", rss_target),
+    ("with rules >= 80% of without (issue 7)", lambda results: rules_target(results)),
 ]
+
+
+def rules_target(results: dict[str, Result]) -> str:
+    bridge, ruled = results.get("bridge"), results.get("bridge-rules")
+    if not (bridge and ruled and bridge.rate and ruled.rate):
+        return "-"
+    value = ruled.rate / bridge.rate
+    return f"{value:.0%} {verdict(value >= 0.8)}"
 
 
 def print_notes(columns, args: argparse.Namespace) -> None:

@@ -46,7 +46,7 @@ class Bridge:
         self,
         broker: Broker,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         flush_interval: float = 0.2,
         stats_interval: float = 60.0,
         client_id: str = "",

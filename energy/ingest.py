@@ -407,22 +407,37 @@ def _insert(readings: Sequence[StoredReading]) -> None:
 
 
 def _save_node_states(touched: list[NodeState], received_at: datetime) -> None:
+    if not touched:
+        return
     rows = [
         (
+            node.id,
             _db(received_at),
             _db(node.last_reading_at),
             json.dumps(node.latest),
             node.counter_kwh,
             _db(node.counter_at),
-            node.id,
         )
         for node in touched
     ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement for all the batch's nodes
+            values = ", ".join(
+                ["(%s, %s::timestamptz, %s::timestamptz, %s::jsonb, %s::float8, %s::timestamptz)"]
+                * len(rows)
+            )
+            cursor.execute(
+                "UPDATE energy_node AS n SET last_seen_at = v.seen, last_reading_at = v.reading, "
+                "latest = v.latest, counter_kwh = v.kwh, counter_at = v.counter "
+                f"FROM (VALUES {values}) AS v(id, seen, reading, latest, kwh, counter) "
+                "WHERE n.id = v.id",
+                [value for row in rows for value in row],
+            )
+            return
         cursor.executemany(
             "UPDATE energy_node SET last_seen_at = %s, last_reading_at = %s, latest = %s, "
             "counter_kwh = %s, counter_at = %s WHERE id = %s",
-            rows,
+            [(*row[1:], row[0]) for row in rows],
         )
 
 
