@@ -7,6 +7,7 @@ A node's events are sent at most once per ENERGY_LIVE_INTERVAL: a meter reportin
 second still costs a browser one event a second, the newest.
 """
 
+import random
 import time
 
 from django.conf import settings
@@ -53,8 +54,13 @@ def readings_stored(nodes: dict, readings: list) -> None:
     by_id = {node.id: node for node in nodes.values()}
     now = time.monotonic()
     events = []
+    interval = settings.ENERGY_LIVE_INTERVAL
     for node_id, reading in newest.items():
-        if now - _last_sent.get(node_id, -1e9) < settings.ENERGY_LIVE_INTERVAL:
+        if node_id not in _last_sent:
+            # Each node gets its own phase in the window: meters that report together do
+            # not all push (and browsers all receive) in the same instant every interval.
+            _last_sent[node_id] = now - interval - random.random() * interval
+        if now - _last_sent[node_id] < interval:
             continue
         _last_sent[node_id] = now
         node = by_id[node_id]
