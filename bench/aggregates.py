@@ -55,7 +55,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.ingest import Postgres, manage, site_environment  # noqa: E402 (needs ROOT)
-from flowsuite.testing import daphne_command, free_port, wait_for_port  # noqa: E402
+from flowsuite.testing import daphne_command, free_port, percentile, wait_for_port  # noqa: E402
 
 P95_TARGET_MS = 50
 SPEEDUP_TARGET = 50
@@ -84,13 +84,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --- Figures -------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of `values` (not empty)."""
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 def ms(seconds: float) -> str:

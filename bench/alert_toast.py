@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import math
 import os
 import secrets
 import shutil
@@ -48,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flowsuite.testing import Redis, daphne_command, free_port, wait_for_port  # noqa: E402
+from flowsuite.testing import Redis, daphne_command, free_port, percentile, wait_for_port  # noqa: E402
 
 TOAST_P95_TARGET_MS = 200
 THRESHOLD_W = 1000
@@ -77,13 +76,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --- Figures -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of `values` (not empty)."""
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 def ms(seconds: float) -> str:

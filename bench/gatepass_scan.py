@@ -35,7 +35,6 @@ import contextlib
 import http.client
 import itertools
 import json
-import math
 import os
 import random
 import secrets
@@ -56,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flowsuite.testing import daphne_command, free_port, wait_for_port  # noqa: E402 (needs ROOT on sys.path)
+from flowsuite.testing import daphne_command, free_port, percentile, wait_for_port  # noqa: E402 (needs ROOT on sys.path)
 
 SCAN_P95_TARGET_MS = 30
 EVENT_P95_TARGET_MS = 100
@@ -111,13 +110,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --- Figures -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of `values` (not empty)."""
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 def ms(seconds: float) -> str:

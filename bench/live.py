@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -60,7 +59,7 @@ from bench.ingest import (  # noqa: E402
     say,
     site_environment,
 )
-from flowsuite.testing import Redis  # noqa: E402
+from flowsuite.testing import Redis, percentile  # noqa: E402
 
 P95_TARGET_MS = 100
 DEVICE_PREFIX = "live-"
@@ -290,12 +289,6 @@ def create_meters(count: int) -> tuple[object, list[int]]:
 
 
 # --- Figures ---------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 def ms(seconds: float) -> str:

@@ -149,21 +149,17 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=CommentSerializer, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
-        comment = CommentSerializer(data=request.data)
-        comment.is_valid(raise_exception=True)
-        alert = alerts.acknowledge(
-            self.get_object(), request.user, comment.validated_data.get("comment", "")
-        )
-        return Response(AlertSerializer(alert).data)
+        return self._with_comment(request, alerts.acknowledge)
 
     @extend_schema(request=CommentSerializer, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
+        return self._with_comment(request, alerts.close)
+
+    def _with_comment(self, request, change):
         comment = CommentSerializer(data=request.data)
         comment.is_valid(raise_exception=True)
-        alert = alerts.close(
-            self.get_object(), request.user, comment.validated_data.get("comment", "")
-        )
+        alert = change(self.get_object(), request.user, comment.validated_data.get("comment", ""))
         return Response(AlertSerializer(alert).data)
 
 

@@ -142,6 +142,7 @@ def open_count(owner_id: int) -> int:
 
 
 def _announce(alert: Alert, event: str) -> None:
+    group = f"user.{alert.owner_id}"
     data = {
         "id": alert.pk,
         "event": event,
@@ -152,10 +153,11 @@ def _announce(alert: Alert, event: str) -> None:
         "url": reverse("energy:alerts"),
         "open": open_count(alert.owner_id),
     }
-    live.publish(f"user.{alert.owner_id}", "alert", data)
+    events = [(group, "alert", data)]
     if event == "opened":
-        level = TOAST_LEVEL[alert.severity]
-        live.publish(f"user.{alert.owner_id}", "notify", {"message": alert.message, "level": level})
+        toast = {"message": alert.message, "level": TOAST_LEVEL[alert.severity]}
+        events.append((group, "notify", toast))
+    live.publish_many(events)
     if event in ("opened", "resolved"):
         notifications.queue(alert, event)
         automations.queue(alert, event)

@@ -73,10 +73,7 @@ def publish(group: str, event_type: str, data: Any = None) -> None:
     An event about a write that rolls back is never sent, and a browser that reacts to it by
     reading the database sees the committed write.
     """
-    if not is_valid_group(group):
-        raise ValueError(f"invalid live group name {group!r}")
-    message = event_message(group, event_type, data)
-    transaction.on_commit(lambda: _send(group, message), robust=True)
+    publish_many([(group, event_type, data)])
 
 
 def publish_many(events: list[tuple[str, str, Any]]) -> None:
@@ -145,12 +142,6 @@ async def _group_send_all(layer, messages: list[tuple[str, dict]]) -> None:
             await layer.group_send(group, message)
 
     await asyncio.gather(*(send(group, message) for group, message in messages))
-
-
-def _send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
 
 
 async def apublish(group: str, event_type: str, data: Any = None) -> None:

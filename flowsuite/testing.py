@@ -4,6 +4,7 @@ Used by the pytest fixtures in conftest.py; the binaries come from Debian's pack
 test command (scripts/test.sh) installs when they are missing.
 """
 
+import math
 import shutil
 import socket
 import subprocess
@@ -119,3 +120,10 @@ def daphne_command(port: int) -> list[str]:
         str(port),
         "flowsuite.asgi:application",
     ]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of `values` (not empty), as the benchmarks report them."""
+    ordered = sorted(values)
+    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
+    return ordered[rank - 1]
