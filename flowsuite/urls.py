@@ -10,6 +10,7 @@ from accounts.urls import auth_urlpatterns
 from energy import alert_api as energy_alert_api
 from energy import urls as energy_urls
 from gatepass import urls as gatepass_urls
+from surveillance import urls as surveillance_urls
 
 from . import api_views, views
 
@@ -33,6 +34,7 @@ api_urlpatterns = [
     path("alert", energy_alert_api.LegacyExternalAlertView.as_view(), name="alert-legacy"),
     path("energy/", include(energy_urls.api_urlpatterns)),
     path("gatepass/", include(gatepass_urls.api_urlpatterns)),
+    path("surveillance/", include(surveillance_urls.api_urlpatterns)),
     path("", include(router.urls)),
 ]
 
@@ -41,7 +43,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("energy/", include("energy.urls")),
     path("traffic/", views.domain, {"domain": "traffic"}, name="traffic"),
-    path("surveillance/", views.domain, {"domain": "surveillance"}, name="surveillance"),
+    path("surveillance/", include("surveillance.urls")),
     path("gatepass/", include("gatepass.urls")),
     path("accounts/", include(auth_urlpatterns)),
     path("accounts/", include("accounts.urls")),

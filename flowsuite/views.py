@@ -48,7 +48,7 @@ DOMAINS = {
         ),
     },
     "surveillance": {
-        "url_name": "surveillance",
+        "url_name": "surveillance:home",
         "title": _("Surveillance"),
         "icon": "bi-camera-video",
         "summary": _(
