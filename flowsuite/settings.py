@@ -307,3 +307,15 @@ ENERGY_MQTT_SHARE_GROUP = env.str("ENERGY_MQTT_SHARE_GROUP", default="")
 # Seconds between readings of the demo meters that the site itself feeds while it serves
 # (`make run` sets 2; 0: off). The meters are the nodes sim-* that seed_demo creates.
 DEMO_FEED_INTERVAL = env.float("DEMO_FEED_INTERVAL", default=0)
+
+# --- Surveillance ---------------------------------------------------------------------------
+# A camera's uploads: bytes per snapshot file, pixels per picture (width x height, checked
+# before decoding: no decompression bomb), snapshots per event, events per minute per camera.
+SURVEILLANCE_MAX_UPLOAD_BYTES = env.int("SURVEILLANCE_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024)
+SURVEILLANCE_MAX_PIXELS = env.int("SURVEILLANCE_MAX_PIXELS", default=4096 * 4096)
+SURVEILLANCE_MAX_SNAPSHOTS = env.int("SURVEILLANCE_MAX_SNAPSHOTS", default=5)
+SURVEILLANCE_UPLOADS_PER_MINUTE = env.int("SURVEILLANCE_UPLOADS_PER_MINUTE", default=60)
+# `manage.py surveillance_cleanup`: days of events kept (0: for ever) and the most megabytes
+# of snapshots kept (0: no cap; the oldest events go first).
+SURVEILLANCE_RETENTION_DAYS = env.int("SURVEILLANCE_RETENTION_DAYS", default=30)
+SURVEILLANCE_MAX_DISK_MB = env.int("SURVEILLANCE_MAX_DISK_MB", default=0)
