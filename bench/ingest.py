@@ -636,6 +636,7 @@ class Result:
     seconds: float = 0.0
     note: str = ""
     rss_mb: float | None = None
+    rss_parts: str = ""  # per process: the bridge, then its children
     cpu: dict[str, float] = field(default_factory=dict)  # process: CPU seconds during the run
     threads: dict[str, float] = field(default_factory=dict)  # the bridge's, the same
     publisher: dict = field(default_factory=dict)
@@ -860,9 +861,17 @@ class Bridge:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def processes(self) -> list[int]:
+        """The bridge and its children (the receiver, multiprocessing's resource tracker)."""
+        return [self.pid, *descendants(self.pid)]
+
+    def peak_rss_parts(self) -> str:
+        return " + ".join(f"{proc_status_kb(pid, 'VmHWM') / 1024:.0f}" for pid in self.processes())
+
     def peak_rss_mb(self) -> float | None:
-        """VmHWM: the most resident memory the process ever had."""
-        return proc_status_kb(self.pid, "VmHWM") / 1024
+        """VmHWM, the most resident memory a process ever had, summed over the bridge's
+        processes."""
+        return sum(proc_status_kb(pid, "VmHWM") for pid in self.processes()) / 1024
 
     def wait_until_listening(self, broker_url: str, copy: Copy, timeout: float = 60) -> float:
         """Until the bridge has subscribed: a status message of the probe meter makes a round
@@ -908,6 +917,14 @@ class Bridge:
             self.process.wait()
 
 
+def descendants(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children += [int(child) for child in (task / "children").read_text().split()]
+    return [grandchild for child in children for grandchild in [child, *descendants(child)]]
+
+
 def proc_status_kb(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -916,16 +933,21 @@ def proc_status_kb(pid: int, key: str) -> int:
 
 
 class CpuClock:
-    """CPU seconds (user + system) processes use from now on."""
+    """CPU seconds (user + system) processes use from now on; an entry may be a list of pids
+    (the bridge's processes), counted together."""
 
-    def __init__(self, *pids: int):
-        self.pids = pids
-        self.start = [cpu_seconds(pid) for pid in pids]
+    def __init__(self, *pids: int | list[int]):
+        self.pids = [pid if isinstance(pid, list) else [pid] for pid in pids]
+        self.start = [self.seconds(group) for group in self.pids]
+
+    @staticmethod
+    def seconds(pids: list[int]) -> float:
+        return sum(cpu_seconds(pid) for pid in pids)
 
     def used(self, names: tuple[str, ...]) -> dict[str, float]:
         return {
-            name: cpu_seconds(pid) - before
-            for name, pid, before in zip(names, self.pids, self.start, strict=True)
+            name: self.seconds(group) - before
+            for name, group, before in zip(names, self.pids, self.start, strict=True)
         }
 
 
@@ -939,12 +961,13 @@ def cpu_seconds(pid: int, thread: str = "") -> float:
 
 
 def thread_cpu_seconds(pid: int, since: dict | None = None) -> dict[str, float]:
-    """CPU seconds of the main thread (the bridge's loop: parsing and ingest) and of the
-    others (paho's network thread, mostly), minus `since`."""
-    totals = {"main": 0.0, "other": 0.0}
+    """CPU seconds of the bridge's main thread (parsing and ingest), its other threads, and
+    its child processes (the receiver: paho), minus `since`."""
+    totals = {"main": 0.0, "other": 0.0, "receiver": 0.0}
     for task in Path(f"/proc/{pid}/task").iterdir():
         kind = "main" if task.name == str(pid) else "other"
         totals[kind] += cpu_seconds(pid, task.name)
+    totals["receiver"] = sum(cpu_seconds(child) for child in descendants(pid))
     return {kind: seconds - (since or {}).get(kind, 0.0) for kind, seconds in totals.items()}
 
 
@@ -1001,7 +1024,7 @@ def run_bridge(database: Database, args: argparse.Namespace, rules: int = 0) -> 
         connection = copy.connect()
         start = telemetry_start(args.messages, args.nodes)
         sender = publisher(broker, args.messages, args, start)
-        cpu = CpuClock(bridge.pid, broker.process.pid, sender.process.pid)
+        cpu = CpuClock(bridge.processes(), broker.process.pid, sender.process.pid)
         threads = thread_cpu_seconds(bridge.pid)
         sender.tell("go")
         rows, finished = wait_for_rows(connection, "energy_reading", args.messages, sender)
@@ -1011,6 +1034,7 @@ def run_bridge(database: Database, args: argparse.Namespace, rules: int = 0) -> 
         result.threads = thread_cpu_seconds(bridge.pid, since=threads)
         result.publisher = done
         result.rss_mb = bridge.peak_rss_mb()
+        result.rss_parts = bridge.peak_rss_parts()
         stop_seconds, code = bridge.stop()
         result.note = f"exit {code} in {stop_seconds:.1f} s"
         if profiler:
@@ -1141,9 +1165,10 @@ DETAILS = [
             f"{r.publisher['acked_at'] - r.publisher['first']:.1f} s"
         ),
     ),
-    ("bridge CPU s (main + other threads)", bridge_cpu),
+    ("bridge CPU s (main + other threads + receiver)", bridge_cpu),
     ("mosquitto CPU s", cpu("mosquitto")),
     ("bridge: stopped by SIGTERM", lambda r: r.note),
+    ("bridge peak RSS MB per process", lambda r: r.rss_parts or "-"),
 ]
 
 

@@ -1,10 +1,13 @@
 """The MQTT bridge: meters' messages from the broker into the one ingest service.
 
-paho's network thread only queues (topic, payload, received time); the bridge's own thread
-parses them and hands them to `ingest()` in batches, flushed when `batch_size` messages are
-waiting or every `flush_interval` seconds. The subscription is QoS 1 on a persistent session
-(a stable client id, clean session off), so what meters publish while the bridge restarts is
-kept by the broker and delivered when it returns; the ingest service drops re-deliveries.
+Two processes. The receiver (energy.receiver, started with multiprocessing) runs paho: it
+reads the socket, acknowledges each QoS 1 message and sends (topic, payload, received time) to
+the bridge in chunks over a pipe. The bridge's reader thread queues them; its main thread
+parses them and hands them to `ingest()` in batches of what has arrived, at most `batch_size`,
+at least every `flush_interval` seconds. Receiving and storing each get a core: in one process
+they took turns under one GIL. The subscription is QoS 1 on a persistent session (a stable
+client id, clean session off), so what meters publish while the bridge restarts is kept by the
+broker and delivered when it returns; the ingest service drops re-deliveries.
 
 Topics (see the README):
     flowsuite/energy/<device_id>/telemetry   JSON object of magnitudes, optional "ts"
@@ -13,23 +16,22 @@ Topics (see the README):
                                              to the node ENERGY_LEGACY_DEVICE_ID
 """
 
+import contextlib
 import json
 import logging
+import multiprocessing
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 
-import paho.mqtt.client as mqtt
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from flowsuite import live
-from flowsuite.mqtt import Broker, make_client
+from flowsuite.mqtt import Broker
 
-from . import ingest, nodes, worker
+from . import ingest, nodes, receiver, worker
 
 log = logging.getLogger("energy.bridge")
 
@@ -38,7 +40,9 @@ STATUS = "flowsuite/energy/+/status"
 LEGACY = "energy/consumption"
 MAX_PAYLOAD = 8 * 1024
 RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30)
-SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps a v5 bridge's session while away
+# The receiver sends a chunk at this many messages, or after LINGER seconds.
+CHUNK = 500
+LINGER = 0.02
 
 
 class Bridge:
@@ -62,32 +66,18 @@ class Bridge:
         self.legacy_device_id = legacy_device_id
         self.worker_interval = worker_interval
         self.client_id = client_id or f"{settings.MQTT_CLIENT_ID_PREFIX}-energy-bridge"
+        # Messages held in memory, at most: past it the receiver stops reading the socket
+        # and the broker keeps the rest.
+        self.backlog = max(4 * batch_size, 10_000)
         self.counters: Counter = Counter()
         self.subscribed = threading.Event()
         self._pending: list[tuple[str, bytes, float]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._client = self._make_client()
-
-    # --- MQTT side (paho's thread) -------------------------------------------------------
-
-    def _make_client(self) -> mqtt.Client:
-        protocol = mqtt.MQTTv5 if self.share_group else mqtt.MQTTv311
-        client = make_client(
-            self.broker,
-            purpose="energy-bridge",
-            clean_start=False,
-            client_id=self.client_id,
-            protocol=protocol,
-        )
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
-        client.max_queued_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        return client
+        self._process = None
+        self._reader = None
+        self._control = None
 
     def topics(self) -> list[str]:
         topics = [TELEMETRY, STATUS, LEGACY]
@@ -95,53 +85,94 @@ class Bridge:
             topics = [f"$share/{self.share_group}/{topic}" for topic in topics]
         return topics
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        if reason_code.is_failure:
-            log.error("bridge: broker %s refused the connection: %s", self.broker, reason_code)
-            return
-        resumed = getattr(flags, "session_present", False)
-        log.info(
-            "bridge: connected to %s (session %s)", self.broker, "resumed" if resumed else "new"
+    # --- the receiver process and the reader thread -----------------------------------------
+
+    def connect(self) -> None:
+        """Start the receiver process (it connects, subscribes and sends what arrives) and
+        the thread that queues what it sends."""
+        context = multiprocessing.get_context("spawn")
+        incoming, outgoing = context.Pipe(duplex=False)
+        control_in, self._control = context.Pipe(duplex=False)
+        subscription = receiver.Subscription(
+            self.broker, self.client_id, tuple(self.topics()), mqtt_v5=bool(self.share_group)
         )
-        client.subscribe([(topic, 1) for topic in self.topics()])
+        self._process = context.Process(
+            target=receiver.main,
+            args=(subscription, outgoing, control_in, CHUNK, LINGER, self.backlog),
+            name="energy-bridge-receiver",
+            daemon=True,
+        )
+        self._process.start()
+        outgoing.close()
+        control_in.close()
+        self._reader = threading.Thread(target=self._read, args=(incoming,), daemon=True)
+        self._reader.start()
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
-        log.info("bridge: subscribed to %s with QoS 1", ", ".join(self.topics()))
-        self.subscribed.set()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        self.subscribed.clear()
-        if not self._stop.is_set():
-            self.counters["disconnects"] += 1
-            log.warning("bridge: disconnected from %s (%s); reconnecting", self.broker, reason_code)
-
-    def _on_message(self, client, userdata, message):
+    def disconnect(self) -> None:
+        """Stop the receiver and take in everything it still holds."""
+        self._stop.set()
         with self._lock:
-            self._pending.append((message.topic, message.payload, time.time()))
+            process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):  # it is gone already
+            self._control.send("stop")
+        while self._reader.is_alive():
+            self._reader.join(0.05)
+            self.flush()  # what it forwards while stopping may exceed the backlog
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+        self._control.close()
+
+    def _read(self, incoming) -> None:
+        try:
+            while True:
+                event = incoming.recv()
+                if event[0] == "messages":
+                    self._queue(event[1])
+                elif event[0] == "stopped":
+                    return
+                else:
+                    self._on_connection_event(*event)
+        except (EOFError, OSError):
+            if not self._stop.is_set():
+                log.error("bridge: the receiver process is gone")
+        finally:
+            incoming.close()
+            self.subscribed.clear()
+
+    def _queue(self, messages: list) -> None:
+        with self._lock:
+            while len(self._pending) >= self.backlog and not self._stop.is_set():
+                self._lock.wait(0.5)
+            self._pending += messages
             waiting = len(self._pending)
         if waiting >= self.batch_size:
             self._wake.set()
 
-    # --- the bridge's thread ---------------------------------------------------------------
-
-    def connect(self) -> None:
-        """Start paho's network thread: it connects, subscribes, and queues what arrives."""
-        options = {}
-        if self.share_group:  # MQTT v5: a session outlives the connection only if asked
-            properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = SESSION_EXPIRY
-            options = {"clean_start": False, "properties": properties}
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30, **options)
-        self._client.loop_start()
-
-    def disconnect(self) -> None:
-        self._stop.set()
-        self._client.disconnect()
-        self._client.loop_stop()
+    def _on_connection_event(self, kind: str, *details) -> None:
+        if kind == "connected":
+            session = "resumed" if details[0] else "new"
+            log.info("bridge: connected to %s (session %s)", self.broker, session)
+        elif kind == "subscribed":
+            log.info("bridge: subscribed to %s with QoS 1", ", ".join(self.topics()))
+            self.subscribed.set()
+        elif kind == "refused":
+            log.error("bridge: broker %s refused the connection: %s", self.broker, details[0])
+        elif kind == "disconnected":
+            self.subscribed.clear()
+            if not self._stop.is_set():
+                self.counters["disconnects"] += 1
+                log.warning(
+                    "bridge: disconnected from %s (%s); reconnecting", self.broker, details[0]
+                )
 
     def waiting(self) -> int:
         with self._lock:
             return len(self._pending)
+
+    # --- the bridge's main thread ------------------------------------------------------------
 
     def run(self) -> None:
         """Connect and process messages until stop(); flushes what it holds before returning."""
@@ -179,6 +210,7 @@ class Bridge:
             with self._lock:
                 messages = self._pending[: self.batch_size]
                 del self._pending[: self.batch_size]
+                self._lock.notify_all()
             if not messages:
                 return
             self.process(messages)
