@@ -1,6 +1,6 @@
 """The MQTT bridge: meters' messages from the broker into the one ingest service.
 
-Two processes. The receiver (energy.receiver, started with multiprocessing) runs paho: it
+Two processes. The receiver (energy.receiver, a child process) runs paho: it
 reads the socket, acknowledges each QoS 1 message and sends (topic, payload, received time) to
 the bridge in chunks over a pipe. The bridge's reader thread queues them; its main thread
 parses them and hands them to `ingest()` in batches of what has arrived, at most `batch_size`,
@@ -19,11 +19,15 @@ Topics (see the README):
 import contextlib
 import json
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection
@@ -40,6 +44,7 @@ STATUS = "flowsuite/energy/+/status"
 LEGACY = "energy/consumption"
 MAX_PAYLOAD = 8 * 1024
 RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The receiver sends a chunk at this many messages, or after LINGER seconds.
 CHUNK = 500
 LINGER = 0.02
@@ -75,9 +80,8 @@ class Bridge:
         self._lock = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._process = None
-        self._reader = None
-        self._control = None
+        self._process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
 
     def topics(self) -> list[str]:
         topics = [TELEMETRY, STATUS, LEGACY]
@@ -90,22 +94,28 @@ class Bridge:
     def connect(self) -> None:
         """Start the receiver process (it connects, subscribes and sends what arrives) and
         the thread that queues what it sends."""
-        context = multiprocessing.get_context("spawn")
-        incoming, outgoing = context.Pipe(duplex=False)
-        control_in, self._control = context.Pipe(duplex=False)
+        incoming, outgoing = os.pipe()
         subscription = receiver.Subscription(
-            self.broker, self.client_id, tuple(self.topics()), mqtt_v5=bool(self.share_group)
+            self.broker,
+            self.client_id,
+            tuple(self.topics()),
+            mqtt_v5=bool(self.share_group),
+            chunk=CHUNK,
+            linger=LINGER,
+            backlog=self.backlog,
         )
-        self._process = context.Process(
-            target=receiver.main,
-            args=(subscription, outgoing, control_in, CHUNK, LINGER, self.backlog),
-            name="energy-bridge-receiver",
-            daemon=True,
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "energy.receiver", str(outgoing)],
+            stdin=subprocess.PIPE,
+            pass_fds=[outgoing],
+            cwd=PROJECT_ROOT,
         )
-        self._process.start()
-        outgoing.close()
-        control_in.close()
-        self._reader = threading.Thread(target=self._read, args=(incoming,), daemon=True)
+        os.close(outgoing)
+        self._process.stdin.write(subscription.to_json().encode() + b"\n")
+        self._process.stdin.flush()
+        self._reader = threading.Thread(
+            target=self._read, args=(Connection(incoming, writable=False),), daemon=True
+        )
         self._reader.start()
 
     def disconnect(self) -> None:
@@ -116,16 +126,18 @@ class Bridge:
         if process is None:
             return
         with contextlib.suppress(OSError):  # it is gone already
-            self._control.send("stop")
+            process.stdin.write(b"stop\n")
+            process.stdin.close()
         while self._reader.is_alive():
             self._reader.join(0.05)
             self.flush()  # what it forwards while stopping may exceed the backlog
-        process.join(5)
-        if process.is_alive():
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
             process.kill()
-        self._control.close()
+            process.wait()
 
-    def _read(self, incoming) -> None:
+    def _read(self, incoming: Connection) -> None:
         try:
             while True:
                 event = incoming.recv()

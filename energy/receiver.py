@@ -1,23 +1,27 @@
 """The bridge's receiving process: paho's MQTT client, and nothing else.
 
-The bridge (energy.bridge) starts it with multiprocessing's "spawn", so it has a core and a
-GIL of its own: paho reading the socket and acknowledging every QoS 1 message costs about as
+The bridge (energy.bridge) starts it as `python -m energy.receiver FD`, so it has a core and
+a GIL of its own: paho reading the socket and acknowledging every QoS 1 message costs about as
 much CPU as storing the message, and in one process the two took turns. Here it only collects
 (topic, payload, received time) and sends them to the bridge in chunks over a pipe, with what
 happens to the connection (connected, subscribed, disconnected) as events for the bridge's log.
 
-No Django here: the process never sets Django up.
+No Django here: the process never sets Django up. It reads its subscription as one JSON line
+on stdin (not in its arguments, which `ps` shows: the broker's password is in it), then waits
+on stdin for "stop" (or EOF, when the bridge is gone) while it forwards.
 
 When the bridge falls behind, the pipe fills, the chunks wait here, and past `max_backlog`
 messages paho's callback waits too: paho stops reading the socket and the broker keeps the rest
 of the burst (QoS 1, its queue), so memory stays bounded whatever the meters publish.
 """
 
-import contextlib
+import json
 import signal
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -34,15 +38,26 @@ class Subscription:
     client_id: str
     topics: tuple[str, ...]
     mqtt_v5: bool = False
+    chunk: int = 500  # send at this many messages,
+    linger: float = 0.02  # or when the first waited this long (s)
+    backlog: int = 10_000  # hold at most this many while the bridge is busy
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str) -> "Subscription":
+        fields = json.loads(line)
+        return cls(**{**fields, "broker": Broker(**fields["broker"]), "topics": fields["topics"]})
 
 
 class Receiver:
-    def __init__(self, subscription: Subscription, out, *, chunk: int, linger: float, backlog: int):
+    def __init__(self, subscription: Subscription, out: Connection):
         self.subscription = subscription
         self.out = out
-        self.chunk = chunk
-        self.linger = linger
-        self.backlog = backlog
+        self.chunk = subscription.chunk
+        self.linger = subscription.linger
+        self.backlog = subscription.backlog
         self._pending: list[tuple[str, bytes, float]] = []
         self._ready = threading.Condition()
         self._closing = False
@@ -124,8 +139,7 @@ class Receiver:
             self.subscription.broker.host, self.subscription.broker.port, keepalive=30, **options
         )
         self._client.loop_start()
-        with contextlib.suppress(EOFError, OSError):  # EOF: the bridge is gone
-            control.recv()  # "stop"
+        control.readline()  # "stop", or EOF: the bridge is gone
         with self._ready:
             self._closing = True
             self._ready.notify_all()
@@ -135,11 +149,16 @@ class Receiver:
         self._send(("stopped",))
 
 
-def main(subscription: Subscription, out, control, chunk: int, linger: float, backlog: int):
-    """The process's entry point: runs until the bridge says stop or goes away."""
+def main() -> None:
     # The bridge handles Ctrl-C and SIGTERM for both processes: it stops this one when it has
     # flushed, so that nothing received is lost.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    Receiver(subscription, out, chunk=chunk, linger=linger, backlog=backlog).run(control)
+    subscription = Subscription.from_json(sys.stdin.readline())
+    out = Connection(int(sys.argv[1]), readable=False)
+    Receiver(subscription, out).run(sys.stdin)
     out.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -7,8 +7,6 @@ revokes the driver's earlier ones.
 import io
 from datetime import timedelta
 
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
@@ -70,6 +68,8 @@ def current_badge(driver: Driver) -> Badge | None:
 
 
 def qr_png(token: str, *, box_size: int = 10) -> bytes:
+    import qrcode  # here, not at the top: every process imports the admin, few draw badges
+
     image = qrcode.make(token, box_size=box_size, border=4)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -77,5 +77,7 @@ def qr_png(token: str, *, box_size: int = 10) -> bytes:
 
 
 def qr_svg(token: str) -> bytes:
+    import qrcode.image.svg
+
     image = qrcode.make(token, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
     return image.to_string()

@@ -12,6 +12,9 @@ class Command(BaseCommand):
         "Run the MQTT bridge: meters' telemetry and status from the broker (MQTT_URL) into "
         "the energy ingest service. Stops cleanly, flushing what it holds, on SIGTERM/SIGINT."
     )
+    # The system checks load every URL and view (about 20 MB the bridge would keep for its
+    # whole life, and it serves none); `check`, `migrate` and the site's start run them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=2000, help="Flush at this many.")
