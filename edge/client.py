@@ -81,9 +81,14 @@ def _part(boundary: str, disposition: str, content_type: str | None, data: bytes
 
 def _error_message(error: urllib.error.HTTPError) -> str:
     try:
-        return json.loads(error.read())["error"]["message"]
+        details = json.loads(error.read())["error"]
+        message = details["message"]
     except (ValueError, KeyError, TypeError, OSError):
         return error.reason
+    # Which fields were wrong is what the person reading the agent's log needs.
+    if details.get("fields"):
+        message += " " + json.dumps(details["fields"], ensure_ascii=False)
+    return message
 
 
 def _retry_after(error: urllib.error.HTTPError) -> float | None:
