@@ -73,7 +73,7 @@ class Bridge:
         self.client_id = client_id or f"{settings.MQTT_CLIENT_ID_PREFIX}-energy-bridge"
         # Messages held in memory, at most: past it the receiver stops reading the socket
         # and the broker keeps the rest.
-        self.backlog = max(4 * batch_size, 10_000)
+        self.backlog = 2 * batch_size
         self.counters: Counter = Counter()
         self.subscribed = threading.Event()
         self._pending: list[tuple[str, bytes, float]] = []
@@ -102,7 +102,7 @@ class Bridge:
             mqtt_v5=bool(self.share_group),
             chunk=CHUNK,
             linger=LINGER,
-            backlog=self.backlog,
+            backlog=2 * CHUNK,
         )
         self._process = subprocess.Popen(
             [sys.executable, "-m", "energy.receiver", str(outgoing)],

@@ -10,7 +10,7 @@ No Django here: the process never sets Django up. It reads its subscription as o
 on stdin (not in its arguments, which `ps` shows: the broker's password is in it), then waits
 on stdin for "stop" (or EOF, when the bridge is gone) while it forwards.
 
-When the bridge falls behind, the pipe fills, the chunks wait here, and past `max_backlog`
+When the bridge falls behind, the pipe fills, the chunks wait here, and past `backlog`
 messages paho's callback waits too: paho stops reading the socket and the broker keeps the rest
 of the burst (QoS 1, its queue), so memory stays bounded whatever the meters publish.
 """
@@ -40,7 +40,7 @@ class Subscription:
     mqtt_v5: bool = False
     chunk: int = 500  # send at this many messages,
     linger: float = 0.02  # or when the first waited this long (s)
-    backlog: int = 10_000  # hold at most this many while the bridge is busy
+    backlog: int = 1000  # hold at most this many while the bridge is busy
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -117,7 +117,8 @@ class Receiver:
             with self._ready:
                 if len(self._pending) < self.chunk and not self._closing:
                     self._ready.wait(self.linger)
-                messages, self._pending = self._pending, []
+                messages = self._pending[: self.chunk]
+                del self._pending[: self.chunk]
                 closing = self._closing
                 self._ready.notify_all()
             if messages:
