@@ -1,6 +1,7 @@
 """The energy worker: what runs outside the ingest and request paths, every few seconds —
 offline and budget-period checks, scheduled automations, notification delivery and queued
-automation runs. It runs inside the MQTT bridge (a thread of its own) and as
+automation runs — and, being the worker the site already runs, the surveillance webhooks. It
+runs inside the MQTT bridge (a thread of its own), in `make run`'s demo feed and as
 `manage.py energy_watchdog` for set-ups without a bridge."""
 
 import logging
@@ -8,6 +9,8 @@ import threading
 
 from django.db import close_old_connections
 from django.utils import timezone
+
+from surveillance import notifications as surveillance_notifications
 
 from . import automations, notifications, rules
 
@@ -24,6 +27,7 @@ def tick(now=None) -> dict:
         ("scheduled", lambda: automations.queue_scheduled(now)),
         ("notifications", lambda: notifications.deliver_due(now)),
         ("automations", lambda: automations.run_pending()),
+        ("surveillance", lambda: surveillance_notifications.deliver_due(now)),
     ):
         try:
             report[name] = job()
