@@ -36,6 +36,9 @@ class Agent:
         link_server = Server(server_url, key, timeout=min(heartbeat_every, 5.0))
         self.link = Link(outbox, link_server, self.tap, heartbeat_every=heartbeat_every)
         self._stop = threading.Event()
+        # Where a signal may interrupt the main thread at once: in the camera loop, but not
+        # while an event is being written to the outbox.
+        self._interruptible = False
 
     def on_frame(self, frame, timestamp=None) -> None:
         """The camera loop's hook for every frame read (`iter_events(on_frame=...)`)."""
@@ -44,12 +47,16 @@ class Agent:
         self.tap.on_frame(frame, timestamp)
 
     def request_stop(self, *_signal) -> None:
-        """Stop after the current frame; a second request stops at once (a camera that hangs
-        in a read never reaches the next frame)."""
+        """The SIGTERM and SIGINT handler: leave the camera loop (at once, unless an event is
+        being kept: then right after), send what can be sent in `flush_seconds`, end. A second
+        signal ends at once."""
         if self._stop.is_set():
             raise KeyboardInterrupt
         log.info("stopping")
         self._stop.set()
+        # A camera being reopened sleeps and never reaches the next frame: do not wait for it.
+        if self._interruptible:
+            raise Stopping
 
     def handle_signals(self) -> None:
         signal.signal(signal.SIGTERM, self.request_stop)
@@ -59,7 +66,9 @@ class Agent:
         """Keep every event of `events` and send them; return the outbox's figures at the end."""
         self.sender.start()
         self.link.start()
+        events = iter(events)
         try:
+            self._interruptible = True
             for event in events:
                 self.keep(event)
                 if self._stop.is_set():
@@ -67,11 +76,18 @@ class Agent:
         except (Stopping, KeyboardInterrupt):
             pass
         finally:
+            self._interruptible = False
+            _close(events)  # releases the camera
             self.shut_down()
         return self.figures()
 
     def keep(self, event) -> None:
-        if self.outbox.put(event):
+        self._interruptible = False
+        try:
+            kept = self.outbox.put(event)
+        finally:
+            self._interruptible = not self._stop.is_set()
+        if kept:
             log.info("event %s (score %.3f) kept for sending", event.event_id, event.score)
             self.sender.wake()
 
@@ -87,3 +103,9 @@ class Agent:
 
     def figures(self) -> dict[str, int]:
         return {**self.outbox.counters(), "pending": self.outbox.pending()}
+
+
+def _close(events) -> None:
+    close = getattr(events, "close", None)
+    if close:
+        close()
