@@ -1,12 +1,16 @@
 """The agent's traffic: against a small stand-in server that records what it is sent and
 answers as it is told, and against the real site (see the live tests below)."""
 
+import contextlib
 import email.parser
 import email.policy
 import json
+import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -116,8 +120,8 @@ def outbox(tmp_path):
     box.close()
 
 
-def sender_for(outbox, url: str) -> Sender:
-    sender = Sender(outbox, Server(url, "fsd_test", timeout=2), idle_wait=0.05)
+def sender_for(outbox, url: str, key: str = "fsd_test") -> Sender:
+    sender = Sender(outbox, Server(url, key, timeout=5), idle_wait=0.05)
     sender.start()
     return sender
 
@@ -313,3 +317,171 @@ def test_the_agent_keeps_every_event_and_sends_them(tmp_path, stand_in):
 
     assert figures == {"sent": 3, "rejected": 0, "dropped": 0, "pending": 0}
     assert stand_in.delivered() == [e.event_id for e in events]
+
+
+# --- against the real site ------------------------------------------------------------------
+
+
+class Relay:
+    """A TCP relay from a port of its own to the live server, standing in for the network:
+    down until `start()`, down again after `stop()`; with `swallow_answers` the requests reach
+    the server but its answers are lost on the way back."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self.swallow_answers = False
+        self._listener = None
+        self._sockets = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._sockets.clear()
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, source, target, is_answer: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if is_answer and self.swallow_answers:
+                    break
+                target.sendall(data)
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def real_event():
+    event = motion_event(at=datetime.now(UTC) - timedelta(minutes=5))
+    event.snapshots = [cv2.imencode(".jpg", camera_frame(160, 120))[1].tobytes()] * 2
+    return event
+
+
+@pytest.fixture
+def camera(operator, settings, tmp_path):
+    from surveillance.cameras import camera_create
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return camera_create(owner=operator, name="Yard gate")
+
+
+def stored_event_ids(camera) -> list[str]:
+    from surveillance.models import MotionEvent
+
+    rows = MotionEvent.objects.filter(camera=camera).order_by("id")
+    return [str(event_id) for event_id in rows.values_list("event_id", flat=True)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_made_while_the_site_is_down_arrive_once_each_in_order(
+    live_server, camera, tmp_path
+):
+    camera, raw_key = camera
+    relay = Relay(urlsplit(live_server.url).port)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    sender = sender_for(outbox, relay.url, raw_key)
+    events = [real_event() for _ in range(4)]
+    for event in events:
+        outbox.put(event)
+        sender.wake()
+    wait_until(lambda: outbox.next_due() is None)  # tried: nobody answered
+
+    assert outbox.pending() == 4
+    assert stored_event_ids(camera) == []
+
+    relay.start()  # the site is back
+    wait_until(lambda: outbox.pending() == 0)
+    sender.stop(0)
+    relay.stop()
+
+    assert stored_event_ids(camera) == [e.event_id for e in events]
+    assert outbox.counters() == {"sent": 4, "rejected": 0, "dropped": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_whose_answer_was_lost_is_sent_again_but_stored_once(
+    live_server, camera, tmp_path
+):
+    from surveillance.models import Snapshot
+
+    camera, raw_key = camera
+    relay = Relay(urlsplit(live_server.url).port)
+    relay.start()
+    relay.swallow_answers = True
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    first, second = real_event(), real_event()
+    outbox.put(first)
+    outbox.put(second)
+    sender = sender_for(outbox, relay.url, raw_key)
+    wait_until(lambda: stored_event_ids(camera) == [first.event_id])
+    wait_until(lambda: outbox.next_due() is None)  # no answer: it waits to send it again
+
+    relay.swallow_answers = False
+    wait_until(lambda: outbox.pending() == 0)
+    sender.stop(0)
+    relay.stop()
+
+    assert stored_event_ids(camera) == [first.event_id, second.event_id]
+    assert Snapshot.objects.filter(event__camera=camera).count() == 4
+    assert outbox.counters()["sent"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_agent_heartbeat_marks_the_camera_online_with_its_health(live_server, camera, tmp_path):
+    camera, raw_key = camera
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    link = Link(outbox, Server(live_server.url, raw_key), FrameTap(), heartbeat_every=60)
+    link.start()
+    wait_until(lambda: type(camera).objects.get(pk=camera.pk).last_seen_at is not None)
+    link.stop()
+
+    camera.refresh_from_db()
+    assert camera.is_online
+    assert camera.health["version"] == "1"
+    assert camera.health["outbox_pending"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_agent_streams_to_the_site_only_while_the_live_view_is_open(
+    live_server, camera, tmp_path, monkeypatch
+):
+    from django.core.cache import cache
+
+    from surveillance import streaming
+
+    camera, raw_key = camera
+    relayed = []
+    monkeypatch.setattr(streaming, "relay_frame", lambda camera, jpeg: relayed.append(jpeg))
+    tap = FrameTap()
+    link = Link(Outbox(tmp_path / "o.sqlite3"), Server(live_server.url, raw_key), tap)
+    link.heartbeat_every = 0.2
+    streaming.mark_watched(camera.pk)
+    link.start()
+    frame = camera_frame()
+    wait_until(lambda: tap.on_frame(frame) or len(relayed) >= 2)
+    cache.delete(f"surveillance:watched:{camera.pk}")  # the viewer closed the page
+    wait_until(lambda: not link.streaming)
+    link.stop()
+
+    picture = cv2.imdecode(np.frombuffer(relayed[0], np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape == (360, 640, 3)

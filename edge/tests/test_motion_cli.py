@@ -85,6 +85,31 @@ def test_a_source_that_cannot_be_opened_is_an_error(tmp_path):
     assert "no such video file" in result.stderr
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_clip_standing_in_for_a_camera_feeds_the_site(
+    live_server, operator, settings, walk_clip, tmp_path
+):
+    from surveillance.cameras import camera_create
+    from surveillance.models import MotionEvent
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    camera, raw_key = camera_create(owner=operator, name="Back door")
+    config = tmp_path / "camera.json"
+    config.write_text(json.dumps({"server": live_server.url, "key": raw_key, "max_snapshots": 2}))
+
+    result = run_edge_motion(
+        "--source", walk_clip, "--fast", "--config", config, "--outbox", tmp_path / "outbox"
+    )
+
+    assert result.returncode == 0, result.stderr
+    event = MotionEvent.objects.get(camera=camera)
+    assert event.snapshots.count() == 2
+    assert event.frame_width == 320
+    assert "stopped: 1 sent, 0 waiting in the outbox" in result.stderr
+    camera.refresh_from_db()
+    assert camera.health["version"] == "1"  # its heartbeat arrived too
+
+
 def test_sigterm_stops_the_agent_and_keeps_the_unsent_events_on_disk(walk_clip, tmp_path):
     outbox = tmp_path / "outbox.sqlite3"
     agent = edge_motion(
