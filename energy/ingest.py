@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import live, rollups
-from .magnitudes import ALL, ENERGY, POWER
+from .magnitudes import ALL, BY_KEY, ENERGY, POWER
 from .models import Node, PendingDevice
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ class StoredReading:
 # --- parsing and validation -------------------------------------------------------------
 
 
-def parse_timestamp(raw, received_at: datetime) -> datetime:
+def parse_timestamp(raw, received_at: datetime, oldest: datetime | None = None) -> datetime:
+    """The reading's time; `oldest` is the backfill limit (by default from the settings)."""
     if raw is None:
         return received_at
     if isinstance(raw, bool):
@@ -118,32 +120,43 @@ def parse_timestamp(raw, received_at: datetime) -> datetime:
         raise Reject("ts must be epoch seconds or an ISO 8601 time with zone")
     if ts > received_at + FUTURE_TOLERANCE:
         raise Reject("ts is in the future (is the meter's clock set?)")
-    if ts < received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS):
+    if ts < (oldest or received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS)):
         raise Reject("ts is older than the backfill limit")
     return ts
+
+
+# (key, minimum, maximum) of each magnitude, for the per-reading checks.
+_RANGES = tuple((m.key, m.minimum, m.maximum) for m in ALL)
 
 
 def parse_values(payload: dict) -> tuple[dict, int]:
     """The magnitudes of a payload, checked; and how many unknown fields it carried."""
     values = {}
-    for magnitude in ALL:
-        raw = payload.get(magnitude.key)
+    for key, minimum, maximum in _RANGES:
+        raw = payload.get(key)
         if raw is None:
             continue
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise Reject(f"{magnitude.key} must be a number")
-        if not math.isfinite(raw):
-            raise Reject(f"{magnitude.key} is not a finite number")
-        if not magnitude.minimum <= raw <= magnitude.maximum:
-            raise Reject(
-                f"{magnitude.key} {raw} is outside {magnitude.minimum:g}..{magnitude.maximum:g}"
-                f" {magnitude.unit}".rstrip()
-            )
-        values[magnitude.key] = float(raw)
+        kind = type(raw)  # exact types: a bool is an int subclass, and no number
+        if kind is not float and kind is not int:
+            raise Reject(f"{key} must be a number")
+        if not minimum <= raw <= maximum:
+            raise Reject(_out_of_range(key, raw))
+        values[key] = float(raw)
     if not values:
         raise Reject("no magnitude in the reading")
-    unknown = len(payload.keys() - FIELDS)
-    return values, unknown
+    if len(payload) == len(values) + ("ts" in payload):
+        return values, 0
+    return values, len(payload.keys() - FIELDS)
+
+
+def _out_of_range(key: str, raw: float) -> str:
+    if not math.isfinite(raw):
+        return f"{key} is not a finite number"
+    magnitude = BY_KEY[key]
+    return (
+        f"{key} {raw} is outside {magnitude.minimum:g}..{magnitude.maximum:g} "
+        f"{magnitude.unit}".rstrip()
+    )
 
 
 # --- energy used ------------------------------------------------------------------------
@@ -178,6 +191,7 @@ def ingest(
 ) -> IngestResult:
     """Store a batch of (device_id, payload) readings; returns what was accepted or not."""
     received_at = received_at or timezone.now()
+    oldest = received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS)
     messages = list(messages)
     result = IngestResult()
     with transaction.atomic():
@@ -194,7 +208,7 @@ def ingest(
                 if not isinstance(payload, dict):
                     raise Reject("a reading is a JSON object")
                 values, unknown_fields = parse_values(payload)
-                ts = parse_timestamp(payload.get("ts"), received_at)
+                ts = parse_timestamp(payload.get("ts"), received_at, oldest)
             except Reject as reason:
                 result.rejected.append(Rejection(index, device_id, str(reason)))
                 continue
@@ -206,17 +220,13 @@ def ingest(
                 batch[key] = StoredReading(node.id, ts, values)
         if unknown:
             _record_pending(unknown, source, received_at)
-        stored = _store(nodes, sorted(batch.values(), key=_by_node_and_time), received_at)
+        stored = _store(nodes, sorted(batch.values(), key=attrgetter("node_id", "ts")), received_at)
         result.accepted = len(stored)
         result.duplicates += len(batch) - len(stored)
         if stored:
             readings_stored.send(sender=Node, nodes=nodes, readings=stored)
             live.readings_stored(nodes, stored)
     return result
-
-
-def _by_node_and_time(reading: StoredReading):
-    return reading.node_id, reading.ts
 
 
 def _lock_nodes(device_ids: set[str]) -> dict[str, NodeState]:
@@ -391,17 +401,17 @@ def _correct(corrections: list[tuple], node: NodeState) -> None:
 def _insert(readings: Sequence[StoredReading]) -> None:
     if not readings:
         return
-    rows = [
-        (r.node_id, _db(r.ts), *[r.values.get(column) for column in COLUMNS], r.energy_used)
-        for r in readings
-    ]
     columns = ", ".join(["node_id", "ts", *COLUMNS, "energy_used"])
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # COPY: one round trip instead of one per row
             with cursor.cursor.copy(f"COPY energy_reading ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for r in readings:
+                    copy.write_row((r.node_id, r.ts, *map(r.values.get, COLUMNS), r.energy_used))
             return
+        rows = [
+            (r.node_id, _sqlite_time(r.ts), *map(r.values.get, COLUMNS), r.energy_used)
+            for r in readings
+        ]
         placeholders = ", ".join(["%s"] * (len(COLUMNS) + 3))
         cursor.executemany(f"INSERT INTO energy_reading ({columns}) VALUES ({placeholders})", rows)
 
@@ -445,7 +455,13 @@ def _db(ts: datetime | None):
     """A time as the database driver takes it: SQLite stores Django's naive UTC text."""
     if ts is None or connection.vendor != "sqlite":
         return ts
-    return str(ts.astimezone(UTC).replace(tzinfo=None))
+    return _sqlite_time(ts)
+
+
+def _sqlite_time(ts: datetime) -> str:
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return str(ts.replace(tzinfo=None))
 
 
 def _aware(value) -> datetime:
