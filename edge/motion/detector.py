@@ -23,7 +23,7 @@ DRIFT_LEARNING_RATE = 0.3
 SAMPLE_STEP = 4
 # The lighting model: the median change of the sampled pixels in each of BANDS bands of
 # grey levels (bands with fewer samples borrow from their neighbours).
-BAND_SHIFT = 3
+BAND_SHIFT = 4
 BANDS = 256 >> BAND_SHIFT
 MIN_BAND_SAMPLES = 16
 LEVELS = np.arange(256, dtype=np.float64)
@@ -125,7 +125,8 @@ class MotionDetector:
         previous, self._previous_sample = self._previous_sample, sample
         if previous is None or not self.settings.sudden_change_levels:
             return False
-        return abs(float(np.median(sample - previous))) > self.settings.sudden_change_levels
+        shift = _median(sample - previous + 255, 511) - 255
+        return abs(shift) > self.settings.sudden_change_levels
 
     def _recalibrate(self, grey: np.ndarray) -> MotionResult:
         self._background = grey.astype(np.float32)
@@ -139,7 +140,7 @@ class MotionDetector:
         if self.settings.compensate_lighting:
             background = cv2.LUT(background, self._tone_map(background, grey))
         difference = cv2.absdiff(grey, background)
-        threshold = self.settings.pixel_threshold + self._median(difference)
+        threshold = self.settings.pixel_threshold + self._noise_floor(difference)
         _, changed = cv2.threshold(difference, threshold, 255, cv2.THRESH_BINARY)
         if self._keep is not None:
             changed = cv2.bitwise_and(changed, self._keep)
@@ -163,26 +164,26 @@ class MotionDetector:
             before, after = before[still], after[still]
         before, after = before.ravel(), after.ravel()
         bands = before >> BAND_SHIFT
-        change = after.astype(np.int16) - before + 255
-        counts = np.bincount(bands.astype(np.int32) * 511 + change, minlength=BANDS * 511)
-        cumulative = np.cumsum(counts.reshape(BANDS, 511), axis=1)
+        # Changes beyond +-127 levels in one step are left to the sudden-change test.
+        change = np.clip(after.astype(np.int16) - before, -127, 127) + 127
+        counts = np.bincount(bands.astype(np.int32) * 255 + change, minlength=BANDS * 255)
+        cumulative = np.cumsum(counts.reshape(BANDS, 255), axis=1)
         populated = cumulative[:, -1] >= MIN_BAND_SAMPLES
         if not populated.any():
             return IDENTITY
         samples = cumulative[populated, -1]
-        medians = np.argmax(cumulative[populated] >= samples[:, None] / 2, axis=1) - 255
+        medians = np.argmax(cumulative[populated] >= samples[:, None] / 2, axis=1) - 127
         self._drift = float(np.abs(medians) @ samples / samples.sum())
         centres = (np.flatnonzero(populated) << BAND_SHIFT) + (1 << BAND_SHIFT) / 2
         mapped = LEVELS + np.interp(LEVELS, centres, medians)
         return np.maximum.accumulate(mapped.clip(0, 255)).astype(np.uint8)
 
-    def _histogram(self, image: np.ndarray) -> np.ndarray:
-        return cv2.calcHist([image], [0], self._keep, [256], [0, 256]).ravel()
-
-    def _median(self, difference: np.ndarray) -> int:
-        """The frame's noise floor: half of the pixels differ by no more than this."""
-        cumulative = np.cumsum(self._histogram(difference))
-        return int(np.searchsorted(cumulative, cumulative[-1] / 2))
+    def _noise_floor(self, difference: np.ndarray) -> int:
+        """Half of the (sampled, unmasked) pixels differ by no more than this."""
+        sample = difference[::SAMPLE_STEP, ::SAMPLE_STEP]
+        if self._keep is not None:
+            sample = sample[self._keep[::SAMPLE_STEP, ::SAMPLE_STEP] > 0]
+        return _median(sample, 256)
 
     def _blobs(self, changed: np.ndarray) -> MotionResult:
         if self._kernel is not None:
@@ -217,3 +218,9 @@ class MotionDetector:
 
 def _square(size: int) -> np.ndarray | None:
     return np.ones((size, size), np.uint8) if size > 1 else None
+
+
+def _median(values: np.ndarray, levels: int) -> int:
+    """The median of small non-negative integers, by counting (cheaper than sorting)."""
+    cumulative = np.cumsum(np.bincount(values.ravel(), minlength=levels))
+    return int(np.searchsorted(cumulative, cumulative[-1] / 2)) if cumulative[-1] else 0
