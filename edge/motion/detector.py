@@ -86,7 +86,10 @@ class MotionDetector:
         self._size = (process_width, process_height)
         self._scale = (width / process_width, height / process_height)
         self._keep = self._keep_mask()
-        self._area = cv2.countNonZero(self._keep) if self._keep is not None else self._pixels
+        # max(1, ...): masks may cover the whole view (then nothing ever counts as motion).
+        self._area = max(
+            1, cv2.countNonZero(self._keep) if self._keep is not None else self._pixels
+        )
         self._min_blob = self.settings.min_area_fraction * self._area
         self._background = None
         self._previous_sample = None
