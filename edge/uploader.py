@@ -157,6 +157,7 @@ class Link(threading.Thread):
         self.quality = quality
         self.streaming = False
         self.stream_fps = 2.0
+        self.heartbeats = 0  # answered ones
         self._pushed_frame = -1
         self._stopping = threading.Event()
 
@@ -194,6 +195,7 @@ class Link(threading.Thread):
             log.debug("heartbeat not sent: %s", error)
             self.streaming = False
             return
+        self.heartbeats += 1
         self._follow(answer)
 
     def push_frame(self) -> None:
