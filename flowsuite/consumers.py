@@ -2,7 +2,8 @@
 
 The browser sends {"action": "subscribe" | "unsubscribe", "groups": [...]}; the server answers
 {"type": "subscribed", "groups": [...], "refused": [...]} and then relays every event published
-to those groups (see flowsuite.live). Anonymous connections are closed with code 4401.
+to those groups (see flowsuite.live), through the process's hub (flowsuite.hub). Anonymous
+connections are closed with code 4401.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import live, status
+from .hub import hub_for
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         allowed, refused = await self._authorize(wanted[: max(room, 0)])
         refused += wanted[max(room, 0) :]
         for group in allowed:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await hub_for(self.channel_layer).join(group, self)
             self.subscribed.add(group)
             local_subscribers[group] += 1
         await self.send_json({"type": "subscribed", "groups": allowed, "refused": refused})
@@ -65,7 +67,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._send_status_now()
 
     async def _leave(self, group: str):
-        await self.channel_layer.group_discard(group, self.channel_name)
+        await hub_for(self.channel_layer).leave(group, self)
         self.subscribed.discard(group)
         local_subscribers[group] -= 1
 
@@ -78,10 +80,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def _send_status_now(self):
         ensure_status_monitor()
         message = live.event_message(SYSTEM_STATUS_GROUP, "status", await status.asnapshot())
-        await self.send(text_data=message["event"])
-
-    async def live_event(self, message):
-        # The event was serialised once by the publisher; relay it as it is.
         await self.send(text_data=message["event"])
 
     @classmethod

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
-# Channels' message type: LiveConsumer.live_event() handles it.
+# Channels' message type; flowsuite.hub relays it to the group's sockets.
 MESSAGE_TYPE = "live.event"
 MAX_GROUP_LENGTH = 90  # channels refuses group names of 100 characters or more
 
@@ -64,7 +64,11 @@ def may_subscribe(user, group: str) -> bool:
 def event_message(group: str, event_type: str, data: Any) -> dict:
     event = {"group": group, "type": event_type, "data": data, "sent_at": timezone.now()}
     # Serialised here, once, so that dates and decimals survive any channel layer.
-    return {"type": MESSAGE_TYPE, "event": json.dumps(event, cls=DjangoJSONEncoder)}
+    return {
+        "type": MESSAGE_TYPE,
+        "group": group,  # the hub hands the event to the group's sockets by it
+        "event": json.dumps(event, cls=DjangoJSONEncoder),
+    }
 
 
 def publish(group: str, event_type: str, data: Any = None) -> None:

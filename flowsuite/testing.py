@@ -127,3 +127,14 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+def redis_channel_layers(url: str) -> dict:
+    """CHANNEL_LAYERS on the Redis at `url`, with the site's connection options: redis-py's
+    default 5 s socket timeout would end the layer's blocking reads of an idle channel."""
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": None}]},
+        }
+    }

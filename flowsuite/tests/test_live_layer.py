@@ -11,6 +11,7 @@ from django.db import transaction
 from conftest import client_for, make_user
 from flowsuite import live
 from flowsuite.asgi import application
+from flowsuite.testing import redis_channel_layers
 
 pytestmark = [pytest.mark.backend, pytest.mark.django_db(transaction=True)]
 
@@ -19,12 +20,7 @@ pytestmark = [pytest.mark.backend, pytest.mark.django_db(transaction=True)]
 def channel_layer(request, settings):
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_server").url
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [redis_url]},
-            }
-        }
+        settings.CHANNEL_LAYERS = redis_channel_layers(redis_url)
     else:
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
