@@ -21,6 +21,7 @@
   let shot = 0;
 
   const dayFormat = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+  const dateFormat = new Intl.DateTimeFormat(root.lang, { timeZone, dateStyle: "medium" });
   const timeFormat = new Intl.DateTimeFormat(root.lang, { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 
   function localDay(iso) {
@@ -63,13 +64,14 @@
   function render() {
     const event = events[index];
     const snapshot = event.snapshots[shot];
-    const when = window.FlowSuite.format.dateTime(event.started_at);
+    const when = dateFormat.format(new Date(event.started_at)) + " " + timeFormat.format(new Date(event.started_at));
     document.getElementById("lightbox-title").textContent = event.camera_name + " · " + when;
     document.getElementById("lightbox-score").textContent = interpolate(gettext("score %s"), [window.Surveillance.scoreText(event.score)]);
     document.getElementById("lightbox-position").textContent =
       interpolate(gettext("%(number)s of %(total)s"), { number: index + 1, total: events.length }, true);
     image.alt = interpolate(gettext("Motion at %(camera)s, %(time)s"), { camera: event.camera_name, time: when }, true);
     if (snapshot) {
+      image.parentElement.style.setProperty("--ratio", snapshot.width / snapshot.height);
       image.src = snapshot.image_url;
       document.getElementById("lightbox-download").href = snapshot.image_url + "?download=1";
     }
