@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import cameras
 from .deletion import delete_events
+from .forms import CameraForm
 from .models import Camera, Delivery, MotionEvent
 
 CAMERA_FIELDS = [
@@ -20,6 +21,7 @@ CAMERA_FIELDS = [
 
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
+    form = CameraForm  # the settings page's checks: known time zone, both ends of quiet hours
     list_display = ["name", "location", "online", "last_seen_at", "notify", "device_key"]
     list_filter = ["notify"]
     search_fields = ["name", "location"]
@@ -118,7 +120,8 @@ class MotionEventAdmin(admin.ModelAdmin):
     def pictures(self, event):
         return format_html_join(
             " ",
-            '<a href="{}" target="_blank"><img src="{}" alt="" style="height:120px;border-radius:4px"></a>',
+            '<a href="{}" target="_blank">'
+            '<img src="{}" alt="" style="height:120px;border-radius:4px"></a>',
             (
                 (
                     reverse("surveillance:image", args=[s.pk]),

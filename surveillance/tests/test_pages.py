@@ -131,7 +131,7 @@ def test_an_admin_sees_add_camera_and_settings_on_the_grid(admin_user, camera):
 
 
 def test_the_watch_endpoint_marks_the_camera_watched(guard, camera):
-    streaming = pytest.importorskip("surveillance.streaming")
+    from surveillance import streaming
 
     client = client_for(guard)
     assert client.get(f"/surveillance/cameras/{camera.pk}/watch/").status_code == 405
@@ -443,3 +443,28 @@ async def test_a_viewer_may_not_follow_events_or_a_cameras_live_view():
     guard_reply = await subscribe(await cookie_of("g@example.com", roles.GUARD), groups)
     assert sorted(viewer_reply["refused"]) == sorted(groups)
     assert sorted(guard_reply["groups"]) == sorted(groups)
+
+
+# --- the Django admin ----------------------------------------------------------------------
+
+
+def test_the_admin_shows_events_read_only_with_pictures(admin_user, event):
+    client = client_for(admin_user)
+    listing = client.get("/admin/surveillance/motionevent/").content.decode()
+    assert f"/surveillance/snapshots/{event.snapshots.first().pk}/thumbnail/" in listing
+    detail = client.get(f"/admin/surveillance/motionevent/{event.pk}/change/")
+    assert detail.status_code == 200
+    assert f"/surveillance/snapshots/{event.snapshots.first().pk}/image/" in detail.content.decode()
+    assert client.get("/admin/surveillance/motionevent/add/").status_code == 403
+    assert client.get("/admin/surveillance/delivery/").status_code == 200
+
+
+def test_a_camera_added_in_the_admin_gets_a_key_shown_once(admin_user):
+    response = client_for(admin_user).post(
+        "/admin/surveillance/camera/add/",
+        {"name": "Dock", "time_zone": "UTC", "notify": "on"},
+        follow=True,
+    )
+    camera = Camera.objects.get(name="Dock")
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(camera.device_key.hint in m and "fsd_" in m for m in messages)
