@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from accounts import roles
 from conftest import client_for, make_user
 from flowsuite.asgi import application
+from flowsuite.testing import redis_channel_layers
 from surveillance import events, notifications
 from surveillance.live import EVENTS_GROUP, camera_group
 from surveillance.models import MotionEvent, Snapshot
@@ -79,12 +80,7 @@ def test_a_bad_snapshot_stores_nothing_of_the_event(media):
 @pytest.fixture(params=["memory", "redis"])
 def channel_layer(request, settings):
     if request.param == "redis":
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [request.getfixturevalue("redis_server").url]},
-            }
-        }
+        settings.CHANNEL_LAYERS = redis_channel_layers(request.getfixturevalue("redis_server").url)
     else:
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
