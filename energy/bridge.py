@@ -56,7 +56,7 @@ class Bridge:
         broker: Broker,
         *,
         batch_size: int = 2000,
-        flush_interval: float = 0.2,
+        flush_interval: float = 0.05,
         stats_interval: float = 60.0,
         client_id: str = "",
         share_group: str = "",
