@@ -19,7 +19,7 @@ events a second in all, not `--rate`; the counts delivered are printed beside th
 Run from the top of the project (never by the test suite):
 
     .venv/bin/python bench/live.py [--rate 1000] [--seconds 30] [--nodes 100]
-        [--viewers 100] [--groups 10] [--flush-interval 0.05]
+        [--viewers 100] [--groups 10] [--flush-interval 0.02]
 
 SQLite in a temporary VAR_DIR; Redis, Mosquitto, daphne and the bridge are started and removed
 at the end. About a minute on 2 cores.
@@ -81,7 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--viewers", type=int, default=100, help="websockets")
     parser.add_argument("--groups", type=int, default=10, help="node groups each viewer follows")
     parser.add_argument(
-        "--flush-interval", type=float, default=0.05, help="the bridge's --flush-interval"
+        "--flush-interval", type=float, default=0.02, help="the bridge's --flush-interval"
     )
     parser.add_argument("--batch-size", type=int, default=500, help="the bridge's --batch-size")
     parser.add_argument(

@@ -47,7 +47,8 @@ RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The receiver sends a chunk at this many messages, or after LINGER seconds.
 CHUNK = 500
-LINGER = 0.02
+LINGER = 0.005
+SWITCH_INTERVAL = 0.0005  # seconds; see Bridge.run
 
 
 class Bridge:
@@ -56,7 +57,7 @@ class Bridge:
         broker: Broker,
         *,
         batch_size: int = 2000,
-        flush_interval: float = 0.05,
+        flush_interval: float = 0.02,
         stats_interval: float = 60.0,
         client_id: str = "",
         share_group: str = "",
@@ -188,6 +189,10 @@ class Bridge:
 
     def run(self) -> None:
         """Connect and process messages until stop(); flushes what it holds before returning."""
+        # The live sender's thread waits on Redis between short steps, and each step waits
+        # for the GIL while ingest runs: at Python's 5 ms switch interval, a live event took
+        # several of them to leave. 0.5 ms keeps it moving for little overhead.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         live.start_sender_loop()
         self.connect()
         background = None

@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=2000, help="Flush at this many.")
         parser.add_argument(
-            "--flush-interval", type=float, default=0.05, help="Flush at least this often (s)."
+            "--flush-interval", type=float, default=0.02, help="Flush at least this often (s)."
         )
         parser.add_argument(
             "--stats-interval", type=float, default=60, help="Log the counters this often (s)."
