@@ -431,17 +431,14 @@ def _save_node_states(touched: list[NodeState], received_at: datetime) -> None:
         for node in touched
     ]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one statement for all the batch's nodes
-            values = ", ".join(
-                ["(%s, %s::timestamptz, %s::timestamptz, %s::jsonb, %s::float8, %s::timestamptz)"]
-                * len(rows)
-            )
+        if connection.vendor == "postgresql":  # one statement of arrays for all the nodes
             cursor.execute(
                 "UPDATE energy_node AS n SET last_seen_at = v.seen, last_reading_at = v.reading, "
-                "latest = v.latest, counter_kwh = v.kwh, counter_at = v.counter "
-                f"FROM (VALUES {values}) AS v(id, seen, reading, latest, kwh, counter) "
+                "latest = v.latest, counter_kwh = v.kwh, counter_at = v.counter FROM unnest("
+                "%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[], %s::float8[], "
+                "%s::timestamptz[]) AS v(id, seen, reading, latest, kwh, counter) "
                 "WHERE n.id = v.id",
-                [value for row in rows for value in row],
+                [list(column) for column in zip(*rows, strict=True)],
             )
             return
         cursor.executemany(
