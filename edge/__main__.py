@@ -219,6 +219,13 @@ def _env_float(name: str) -> float | None:
     return float(value) if value else None
 
 
+def demo_clip(args) -> int:
+    from .motion.synthetic import write_demo_clip
+
+    print(write_demo_clip(args.path, args.seconds))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge", description="FlowSuite edge agent")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     command.set_defaults(run=whoami, parser=command)
     add_motion_command(commands)
+    command = commands.add_parser(
+        "demo-clip",
+        help="write a video of a yard where people and vans cross now and then, to stand in "
+        "for a camera (--source FILE) on a demo site",
+    )
+    command.add_argument("path", help="the video file to write (.avi)")
+    command.add_argument("--seconds", type=float, default=60.0, help="its length (default 60)")
+    command.set_defaults(run=demo_clip, parser=command)
     args = parser.parse_args(argv)
     return args.run(args)
 

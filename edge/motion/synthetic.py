@@ -171,3 +171,31 @@ def timed(frames: Sequence[np.ndarray], fps: float = 25.0) -> list[tuple[np.ndar
     """The frames with timestamps `fps` apart, as `open_source()` gives them."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     return [(frame, start + timedelta(seconds=i / fps)) for i, frame in enumerate(frames)]
+
+
+def write_demo_clip(path: str | Path, seconds: float = 60.0, fps: float = 25.0) -> Path:
+    """A clip standing in for a camera on the demo site: someone crosses the yard every few
+    seconds, now and then the light changes (which must not raise an event)."""
+    segment = int(4 * fps)  # rendered 4 s at a time: a minute of frames would not fit in memory
+    path = Path(path)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    if not writer.isOpened():
+        raise OSError(f"cannot write a video to {path}")
+    try:
+        for number in range(max(1, round(seconds * fps / segment))):
+            for frame in render_clip(segment, **_demo_segment(number, segment)):
+                writer.write(frame)
+    finally:
+        writer.release()
+    return path
+
+
+def _demo_segment(number: int, frames: int) -> dict:
+    if number % 4 == 1:  # a walker, left to right
+        return {"movers": [Mover(start=(-40, 260), end=(640, 230), first_frame=10)]}
+    if number % 4 == 3:  # a van, right to left, bigger and faster
+        van = Mover(start=(640, 300), end=(-160, 300), size=(160, 90), first_frame=30, shade=170)
+        return {"movers": [van], "lighting": exposure_jump(frames // 2, gain=1.3, frames=8)}
+    if number % 8 == 2:
+        return {"lighting": brightness_ramp(frames, low=0.8, high=1.15)}
+    return {}

@@ -131,3 +131,23 @@ def test_sigterm_stops_the_agent_and_keeps_the_unsent_events_on_disk(walk_clip, 
     assert agent.returncode == 0, stderr
     assert "stopped: 0 sent, 1 waiting in the outbox" in stderr
     assert Outbox(outbox).pending() == 1
+
+
+def test_the_demo_clip_has_a_walker_and_a_van_and_no_event_for_its_light_changes(tmp_path):
+    clip = tmp_path / "yard.avi"
+    made = subprocess.run(
+        [sys.executable, "-m", "edge", "demo-clip", clip, "--seconds", "16"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+
+    result = run_edge_motion("--source", clip, "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    *events, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert summary["frames"] == 400
+    # Segments of 4 s: 0 still, 1 a walker, 2 a brightness ramp, 3 a van and an exposure jump.
+    assert [round(e["start_seconds"] // 4) for e in events] == [1, 3]
