@@ -1,5 +1,6 @@
-// Shared by the surveillance pages: a toast for each new motion event, and a DOM event
-// ("surveillance:event", detail = the live event's data) that the page's own script follows.
+// On every page of people who may see motion events (base.html loads it): a toast for each
+// new one, and a DOM event ("surveillance:event", detail = the live event's data) that the
+// page's own script follows.
 // The server refuses the group to people who may not see events: then nothing happens.
 (function () {
   "use strict";

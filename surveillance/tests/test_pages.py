@@ -468,3 +468,13 @@ def test_a_camera_added_in_the_admin_gets_a_key_shown_once(admin_user):
     camera = Camera.objects.get(name="Dock")
     messages = [str(m) for m in response.context["messages"]]
     assert any(camera.device_key.hint in m and "fsd_" in m for m in messages)
+
+
+@pytest.mark.django_db
+def test_motion_toasts_follow_guards_on_every_page_but_not_viewers():
+    guard = client_for(make_user("guard@example.com", roles.GUARD))
+    viewer = client_for(make_user("viewer@example.com", roles.VIEWER))
+
+    for path in ("/", "/energy/", "/gatepass/"):
+        assert "surveillance/surveillance.js" in guard.get(path).content.decode(), path
+        assert "surveillance/surveillance.js" not in viewer.get(path).content.decode(), path
