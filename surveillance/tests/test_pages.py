@@ -74,7 +74,11 @@ def test_someone_logged_out_is_sent_to_log_in(client, event):
 def test_the_pictures_are_never_public_media_urls(guard, event):
     html = gallery(guard).content.decode()
     assert "/media/" not in html
-    assert f"/surveillance/snapshots/{event.snapshots.first().pk}/thumbnail/" in html
+    snapshot = event.snapshots.first()
+    assert f"/surveillance/snapshots/{snapshot.pk}/thumbnail/" in html
+    # Not even by its storage path, for anyone.
+    for name in (snapshot.image.name, snapshot.thumbnail.name):
+        assert client_for(guard).get(f"/media/{name}").status_code == 404
 
 
 def test_a_guard_gets_the_picture_and_its_thumbnail(guard, event):
