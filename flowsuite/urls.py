@@ -11,6 +11,7 @@ from energy import alert_api as energy_alert_api
 from energy import urls as energy_urls
 from gatepass import urls as gatepass_urls
 from surveillance import urls as surveillance_urls
+from traffic import urls as traffic_urls
 
 from . import api_views, views
 
@@ -35,6 +36,7 @@ api_urlpatterns = [
     path("energy/", include(energy_urls.api_urlpatterns)),
     path("gatepass/", include(gatepass_urls.api_urlpatterns)),
     path("surveillance/", include(surveillance_urls.api_urlpatterns)),
+    path("traffic/", include(traffic_urls.api_urlpatterns)),
     path("", include(router.urls)),
 ]
 
@@ -42,7 +44,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("energy/", include("energy.urls")),
-    path("traffic/", views.domain, {"domain": "traffic"}, name="traffic"),
+    path("traffic/", include("traffic.urls")),
     path("surveillance/", include("surveillance.urls")),
     path("gatepass/", include("gatepass.urls")),
     path("accounts/", include(auth_urlpatterns)),

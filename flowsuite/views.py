@@ -39,7 +39,7 @@ DOMAINS = {
         ),
     },
     "traffic": {
-        "url_name": "traffic",
+        "url_name": "traffic:home",
         "title": _("Traffic"),
         "icon": "bi-stoplights",
         "summary": _(

@@ -14,7 +14,7 @@ def test_an_unknown_page_gets_the_sites_404(client, viewer):
 @pytest.mark.django_db
 def test_the_navbar_leads_to_the_four_domains(viewer):
     html = client_for(viewer).get(reverse("home")).content.decode()
-    for name in ("energy:panel", "traffic", "surveillance:home", "gatepass:dashboard"):
+    for name in ("energy:panel", "traffic:home", "surveillance:home", "gatepass:dashboard"):
         assert f'href="{reverse(name)}"' in html
 
 

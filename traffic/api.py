@@ -1,0 +1,3 @@
+"""The people's traffic API (being written)."""
+
+urlpatterns = []

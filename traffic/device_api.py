@@ -1,0 +1,3 @@
+"""Endpoints the traffic counter calls with its device key (being written)."""
+
+urlpatterns = []

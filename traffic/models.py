@@ -1,0 +1,297 @@
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# A camera that sent nothing (heartbeat or counts) for this long is shown offline.
+OFFLINE_AFTER = timedelta(seconds=90)
+
+
+class Intersection(models.Model):
+    """A place where the site counts vehicles with one or more cameras (LocalTrack's unit)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
+    # The intersection's id in the central FlowTrack system, sent with its batches.
+    flowtrack_id = models.CharField(_("FlowTrack id"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("intersection")
+        verbose_name_plural = _("intersections")
+        ordering = ["name"]
+        permissions = [
+            ("validate_counts", _("Can validate, correct and reject counts")),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class VehicleClass(models.TextChoices):
+    MOTORBIKE = "motorbike", _("motorbike")
+    CAR = "car", _("car")
+    TRUCK = "truck", _("truck")
+
+
+def default_size_classes() -> list[dict]:
+    # Blob area (pixels of the camera's frame) from which a vehicle is of the class: a car
+    # from 2,500 px, a truck from 12,000 px at 640x480; below, a motorbike.
+    return [
+        {"class": VehicleClass.MOTORBIKE, "min_area": 0},
+        {"class": VehicleClass.CAR, "min_area": 2500},
+        {"class": VehicleClass.TRUCK, "min_area": 12000},
+    ]
+
+
+class TrafficCamera(models.Model):
+    """A camera looking at an intersection; the edge counter runs it (`python -m edge traffic`).
+
+    Its configuration (lines, masks and the analysis variables) is pulled by the agent, which
+    picks up a new `config_version` without a restart.
+    """
+
+    intersection = models.ForeignKey(
+        Intersection,
+        on_delete=models.CASCADE,
+        related_name="cameras",
+        verbose_name=_("intersection"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    device_key = models.OneToOneField(
+        "accounts.DeviceKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="traffic_camera",
+        verbose_name=_("device key"),
+    )
+    # What the agent opens: a camera index, a file or an rtsp:// URL (it may override it).
+    source = models.CharField(_("stream source"), max_length=300, blank=True)
+    width = models.PositiveIntegerField(_("width"), default=640)
+    height = models.PositiveIntegerField(_("height"), default=480)
+    # --- analysis variables ---
+    interval_minutes = models.PositiveSmallIntegerField(
+        _("count interval (minutes)"),
+        default=5,
+        choices=[(1, "1"), (5, "5"), (15, "15")],
+    )
+    min_blob_area = models.PositiveIntegerField(
+        _("minimum blob area (px)"),
+        default=400,
+        help_text=_("Smaller moving blobs are noise, not vehicles."),
+    )
+    sensitivity = models.FloatField(
+        _("detector sensitivity"),
+        default=0.5,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text=_("0 to 1: higher finds fainter vehicles, and more noise."),
+    )
+    size_classes = models.JSONField(_("vehicle size classes"), default=default_size_classes)
+    # Polygons [[x, y], ...] in frame pixels where nothing is counted (trees, a road sign).
+    masks = models.JSONField(_("masks"), default=list, blank=True)
+    config_version = models.PositiveIntegerField(default=1, editable=False)
+    # --- what the agent reports ---
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
+    health = models.JSONField(_("health"), default=dict, blank=True, editable=False)
+    snapshot = models.FileField(
+        _("snapshot"), upload_to="traffic/snapshots/", blank=True, editable=False
+    )
+    snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("traffic camera")
+        verbose_name_plural = _("traffic cameras")
+        ordering = ["intersection", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["intersection", "name"], name="one_camera_name")
+        ]
+
+    def __str__(self):
+        return f"{self.intersection} · {self.name}"
+
+    @property
+    def is_online(self) -> bool:
+        return bool(self.last_seen_at and timezone.now() - self.last_seen_at < OFFLINE_AFTER)
+
+
+class CountLine(models.Model):
+    """A counting line: two points in the camera's frame pixels. A vehicle crossing it from
+    the right to the left, seen from the first point towards the second, goes "in"."""
+
+    camera = models.ForeignKey(
+        TrafficCamera, on_delete=models.CASCADE, related_name="lines", verbose_name=_("camera")
+    )
+    name = models.CharField(_("name"), max_length=50)
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    x2 = models.FloatField()
+    y2 = models.FloatField()
+    # What "in" and "out" mean on site, e.g. "northbound" / "southbound".
+    in_label = models.CharField(_("“in” means"), max_length=50, blank=True)
+    out_label = models.CharField(_("“out” means"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("counting line")
+        verbose_name_plural = _("counting lines")
+        ordering = ["camera", "name"]
+        constraints = [models.UniqueConstraint(fields=["camera", "name"], name="one_line_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Direction(models.TextChoices):
+    IN = "in", _("in")
+    OUT = "out", _("out")
+
+
+class CountStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    VALIDATED = "validated", _("validated")
+    CORRECTED = "corrected", _("corrected")
+    REJECTED = "rejected", _("rejected")
+
+
+class Count(models.Model):
+    """Vehicles of one class that crossed one line in one direction during one interval."""
+
+    line = models.ForeignKey(
+        CountLine, on_delete=models.CASCADE, related_name="counts", verbose_name=_("line")
+    )
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    vehicle_class = models.CharField(_("class"), max_length=20, choices=VehicleClass.choices)
+    start = models.DateTimeField(_("from"), db_index=True)
+    end = models.DateTimeField(_("until"))
+    count = models.PositiveIntegerField(_("count"))
+    # What the edge counted, kept when an analyst corrects `count`.
+    original_count = models.PositiveIntegerField(_("counted by the camera"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=CountStatus.choices, default=CountStatus.PENDING
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    sync_batch = models.ForeignKey(
+        "SyncBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="counts",
+        verbose_name=_("FlowTrack batch"),
+    )
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("count")
+        verbose_name_plural = _("counts")
+        ordering = ["-start", "line", "direction", "vehicle_class"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line", "direction", "vehicle_class", "start"], name="one_count_per_bucket"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "start"])]
+
+    def __str__(self):
+        return f"{self.line} {self.direction} {self.vehicle_class} {self.start:%Y-%m-%d %H:%M}"
+
+
+class Movement(models.Model):
+    """Turning movements: vehicles of a class whose track crossed `from_line` and then
+    `to_line` of the same camera during an interval."""
+
+    camera = models.ForeignKey(
+        TrafficCamera, on_delete=models.CASCADE, related_name="movements", verbose_name=_("camera")
+    )
+    from_line = models.ForeignKey(
+        CountLine, on_delete=models.CASCADE, related_name="+", verbose_name=_("from")
+    )
+    to_line = models.ForeignKey(
+        CountLine, on_delete=models.CASCADE, related_name="+", verbose_name=_("to")
+    )
+    vehicle_class = models.CharField(_("class"), max_length=20, choices=VehicleClass.choices)
+    start = models.DateTimeField(_("from"), db_index=True)
+    end = models.DateTimeField(_("until"))
+    count = models.PositiveIntegerField(_("count"))
+
+    class Meta:
+        verbose_name = _("turning movement")
+        verbose_name_plural = _("turning movements")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["from_line", "to_line", "vehicle_class", "start"],
+                name="one_movement_per_bucket",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.from_line} → {self.to_line} {self.vehicle_class} {self.start:%H:%M}"
+
+
+class Upload(models.Model):
+    """An interval report the edge posted, by its idempotency key: a re-sent report is
+    recognised and stored once. Also the edge's health over the interval (fps, gaps)."""
+
+    camera = models.ForeignKey(TrafficCamera, on_delete=models.CASCADE, related_name="uploads")
+    key = models.UUIDField(editable=False)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    health = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("count report")
+        verbose_name_plural = _("count reports")
+        constraints = [models.UniqueConstraint(fields=["camera", "key"], name="one_upload_per_key")]
+
+    def __str__(self):
+        return f"{self.camera} {self.start:%Y-%m-%d %H:%M}"
+
+
+class SyncBatch(models.Model):
+    """Validated counts on their way to FlowTrack (an outbox): sent with its key as the
+    idempotency key, retried with backoff, never sent twice once delivered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")  # gave up: an operator may retry it
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    intersection = models.ForeignKey(
+        Intersection, on_delete=models.PROTECT, related_name="sync_batches"
+    )
+    start = models.DateTimeField(_("from"))
+    end = models.DateTimeField(_("until"))
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("FlowTrack batch")
+        verbose_name_plural = _("FlowTrack batches")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.intersection} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"
