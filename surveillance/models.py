@@ -98,9 +98,9 @@ class Snapshot(models.Model):
     position = models.PositiveSmallIntegerField(_("position"), default=0)  # 0 = the best frame
     image = models.FileField(_("image"), upload_to=snapshot_path, max_length=200)
     thumbnail = models.FileField(_("thumbnail"), upload_to=thumbnail_path, max_length=200)
-    content_type = models.CharField(max_length=20)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    content_type = models.CharField(_("content type"), max_length=20)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
     size = models.PositiveIntegerField(_("size in bytes"))
 
     class Meta:
@@ -128,15 +128,19 @@ class Delivery(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")  # gave up after the last retry
 
-    event = models.ForeignKey(MotionEvent, on_delete=models.CASCADE, related_name="deliveries")
-    kind = models.CharField(max_length=10, choices=Webhook.choices)
-    url = models.URLField(max_length=500)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.CharField(max_length=300, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    event = models.ForeignKey(
+        MotionEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
+    )
+    kind = models.CharField(_("webhook"), max_length=10, choices=Webhook.choices)
+    url = models.URLField(_("URL"), max_length=500)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    created_at = models.DateTimeField(_("queued"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("webhook delivery")
