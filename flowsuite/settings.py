@@ -319,3 +319,11 @@ SURVEILLANCE_UPLOADS_PER_MINUTE = env.int("SURVEILLANCE_UPLOADS_PER_MINUTE", def
 # of snapshots kept (0: no cap; the oldest events go first).
 SURVEILLANCE_RETENTION_DAYS = env.int("SURVEILLANCE_RETENTION_DAYS", default=30)
 SURVEILLANCE_MAX_DISK_MB = env.int("SURVEILLANCE_MAX_DISK_MB", default=0)
+
+# --- Traffic --------------------------------------------------------------------------------
+# FlowTrack, the central system validated counts go to (manage.py flowtrack_sync and the
+# energy worker deliver them): its REST endpoint and the token sent as `Bearer`, and/or an
+# MQTT topic on MQTT_URL's broker. Neither set: batches wait, everything else works locally.
+FLOWTRACK_URL = env.str("FLOWTRACK_URL", default="")
+FLOWTRACK_TOKEN = env.str("FLOWTRACK_TOKEN", default="")
+FLOWTRACK_MQTT_TOPIC = env.str("FLOWTRACK_MQTT_TOPIC", default="")
