@@ -2,20 +2,22 @@
 
 Events are listed newest first, filtered by day (in your time zone), camera and least score
 through the same filter as the gallery (surveillance.forms.EventFilter). Pictures are served
-by the web views named in each snapshot (`image_url`, `thumbnail_url`), behind the same
-permission as the events.
+at each snapshot's `image_url` and `thumbnail_url` (the API's own: a personal token reaches
+them), behind the same permission as the events.
 """
 
+from django.shortcuts import get_object_or_404
 from django.urls import include, path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, routers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from flowsuite.permissions import ModelPermissions
+from flowsuite.permissions import IsPerson, ModelPermissions
 
-from . import cameras, selectors
+from . import cameras, files, selectors
 from .deletion import delete_events
 from .forms import CameraForm, EventFilter
 from .models import Camera, MotionEvent, Snapshot
@@ -142,10 +144,10 @@ class SnapshotSerializer(serializers.ModelSerializer):
         ]
 
     def get_image_url(self, snapshot) -> str:
-        return reverse("surveillance:image", args=[snapshot.pk])
+        return reverse("api:surveillance-snapshot-file", args=[snapshot.pk, "image"])
 
     def get_thumbnail_url(self, snapshot) -> str:
-        return reverse("surveillance:thumbnail", args=[snapshot.pk])
+        return reverse("api:surveillance-snapshot-file", args=[snapshot.pk, "thumbnail"])
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -246,9 +248,40 @@ class EventViewSet(
         return Response(DaysSerializer(body).data)
 
 
+class SnapshotFileView(APIView):
+    """A snapshot's picture (`image`: JPEG or PNG as uploaded) or its JPEG `thumbnail`."""
+
+    permission_classes = [IsPerson]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=sorted(files.KINDS)),
+            OpenApiParameter("download", bool, description="As an attachment."),
+        ],
+        responses={(200, "image/*"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, pk: int, kind: str):
+        if not request.user.has_perm("surveillance.view_motionevent"):
+            raise exceptions.PermissionDenied
+        if kind not in files.KINDS:
+            raise exceptions.NotFound
+        snapshot = get_object_or_404(
+            Snapshot, pk=pk, event__in=selectors.visible_events(request.user)
+        )
+        download = request.query_params.get("download") in ("1", "true")
+        return files.snapshot_response(snapshot, kind, download=download)
+
+
 router = routers.DefaultRouter()
 router.include_root_view = False
 router.register("cameras", CameraViewSet, basename="surveillance-camera")
 router.register("events", EventViewSet, basename="surveillance-event")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("", include(router.urls)),
+    path(
+        "snapshots/<int:pk>/<str:kind>/",
+        SnapshotFileView.as_view(),
+        name="surveillance-snapshot-file",
+    ),
+]

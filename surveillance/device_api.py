@@ -53,14 +53,14 @@ class CameraUploadThrottle(throttling.BaseThrottle):
     in the cache: shared by every server process with REDIS_URL."""
 
     WINDOW = 60
+    clock = staticmethod(time.time)
 
     def allow_request(self, request, view):
         limit = settings.SURVEILLANCE_UPLOADS_PER_MINUTE
         camera = camera_of(request)
         if camera is None or limit <= 0:
             return True
-        now = time.time()
-        window, elapsed = divmod(now, self.WINDOW)
+        window, elapsed = divmod(self.clock(), self.WINDOW)
         key = f"surveillance:uploads:{camera.pk}:{int(window)}"
         cache.add(key, 0, self.WINDOW * 2 + 5)
         current = cache.incr(key)
@@ -72,7 +72,7 @@ class CameraUploadThrottle(throttling.BaseThrottle):
         current -= 1
         # When the previous minute's share has shrunk enough (or this minute is over).
         if previous and current < limit:
-            self._wait = (1 - (limit - current) / previous) * self.WINDOW - elapsed
+            self._wait = (1 - (limit - current - 1) / previous) * self.WINDOW - elapsed
         else:
             self._wait = self.WINDOW - elapsed
         return False

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from . import cameras, selectors
 from .api import EventSerializer
 from .deletion import delete_events
+from .files import snapshot_response
 from .forms import CameraForm, EventFilter
 from .models import Camera, MotionEvent, Snapshot
 
@@ -225,34 +226,17 @@ def delete_all(request):
 # --- the pictures ------------------------------------------------------------------------
 
 
-def _serve(snapshot: Snapshot, field: str, content_type: str, download: bool):
-    file = getattr(snapshot, field)
-    if not file:
-        raise Http404
-    try:
-        handle = file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    name = f"event-{snapshot.event_id}-{snapshot.position}.{file.name.rsplit('.', 1)[-1]}"
-    response = FileResponse(
-        handle, content_type=content_type, as_attachment=download, filename=name
-    )
-    # The names are unique and never reused: the browser may keep them, but only for itself.
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
-
-
 @login_required
 @can_view_events
 def image(request, pk):
     snapshot = get_object_or_404(Snapshot, pk=pk)
-    return _serve(snapshot, "image", snapshot.content_type, bool(request.GET.get("download")))
+    return snapshot_response(snapshot, "image", download=bool(request.GET.get("download")))
 
 
 @login_required
 @can_view_events
 def thumbnail(request, pk):
-    return _serve(get_object_or_404(Snapshot, pk=pk), "thumbnail", "image/jpeg", False)
+    return snapshot_response(get_object_or_404(Snapshot, pk=pk), "thumbnail")
 
 
 # --- cameras -------------------------------------------------------------------------------

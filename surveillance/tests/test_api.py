@@ -70,9 +70,25 @@ def test_an_event_holds_its_boxes_and_snapshot_urls(guard, event):
     assert (body["frame_width"], body["frame_height"]) == (160, 120)
     first, second = body["snapshots"]
     assert first["position"] == 0 and second["position"] == 1
-    assert first["image_url"] == f"/surveillance/snapshots/{first['id']}/image/"
-    assert first["thumbnail_url"] == f"/surveillance/snapshots/{first['id']}/thumbnail/"
+    assert first["image_url"] == f"/api/surveillance/snapshots/{first['id']}/image/"
+    assert first["thumbnail_url"] == f"/api/surveillance/snapshots/{first['id']}/thumbnail/"
     assert "/media/" not in str(body)
+
+
+def test_a_personal_token_of_a_guard_downloads_the_pictures_and_a_viewers_gets_none(
+    guard, viewer, event
+):
+    snapshot = event.snapshots.first()
+    _token, raw = api_token_create(user=guard, name="script")
+    picture = bearer_client(raw).get(f"/api/surveillance/snapshots/{snapshot.pk}/image/")
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/jpeg"
+    assert b"".join(picture.streaming_content) == snapshot.image.open("rb").read()
+    thumbnail = bearer_client(raw).get(f"/api/surveillance/snapshots/{snapshot.pk}/thumbnail/")
+    assert thumbnail.status_code == 200
+
+    _token, raw = api_token_create(user=viewer, name="script")
+    refused = bearer_client(raw).get(f"/api/surveillance/snapshots/{snapshot.pk}/image/")
+    assert refused.status_code == 403
 
 
 def test_events_are_listed_newest_first_and_filtered(guard, camera):

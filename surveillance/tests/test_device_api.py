@@ -2,11 +2,12 @@
 heartbeats and live frames."""
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from accounts.services import api_token_create, device_key_create
 from conftest import bearer_client, client_for, make_user
-from surveillance import streaming
+from surveillance import device_api, streaming
 from surveillance.models import MotionEvent, Snapshot
 
 from .device_helpers import (
@@ -134,6 +135,25 @@ def test_a_camera_over_its_upload_rate_gets_429_with_retry_after(settings):
     assert MotionEvent.objects.count() == 2
     # Each camera has its own budget.
     assert post_event(other_key, event_form()).status_code == 201
+
+
+def test_an_upload_retried_after_its_retry_after_is_accepted(settings, monkeypatch):
+    settings.SURVEILLANCE_UPLOADS_PER_MINUTE = 60
+    camera, key = new_camera("Gate")
+    minute = 1_000_000 * 60
+    # 20 uploads in the last minute, 55 in this one, 30 s into it: 55 + 20 x 0.5 = 65 > 60.
+    cache.set(f"surveillance:uploads:{camera.pk}:{minute // 60 - 1}", 20)
+    cache.set(f"surveillance:uploads:{camera.pk}:{minute // 60}", 55)
+    now = [minute + 30.0]
+    monkeypatch.setattr(device_api.CameraUploadThrottle, "clock", lambda self: now[0])
+    refused = post_event(key, event_form())
+    assert refused.status_code == 429
+    wait = int(refused["Retry-After"])
+
+    now[0] = minute + 30.0 + wait - 1  # a second too soon: refused again
+    assert post_event(key, event_form()).status_code == 429
+    now[0] = minute + 30.0 + wait
+    assert post_event(key, event_form()).status_code == 201
 
 
 def test_a_heartbeat_marks_the_camera_online_and_says_whether_to_stream():

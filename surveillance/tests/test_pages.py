@@ -226,7 +226,7 @@ def test_the_gallery_holds_the_lightbox_data_with_boxes_and_snapshots(guard, cam
     assert (data[0]["frame_width"], data[0]["frame_height"]) == (160, 120)
     assert [s["position"] for s in data[0]["snapshots"]] == [0, 1, 2]
     best = event.snapshots.get(position=0)
-    assert data[0]["snapshots"][0]["image_url"] == f"/surveillance/snapshots/{best.pk}/image/"
+    assert data[0]["snapshots"][0]["image_url"] == f"/api/surveillance/snapshots/{best.pk}/image/"
 
 
 def test_the_gallery_reads_a_whole_day_in_a_few_queries(
