@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -188,7 +189,10 @@ class Bridge:
     # --- the bridge's main thread ------------------------------------------------------------
 
     def run(self) -> None:
-        """Connect and process messages until stop(); flushes what it holds before returning."""
+        """Connect and process messages until stop(); flushes what it holds before returning.
+
+        Two stages: this thread parses and checks a batch while the writer thread stores the
+        previous one (waiting on the database, it leaves the CPU to the parsing)."""
         # The live sender's thread waits on Redis between short steps, and each step waits
         # for the GIL while ingest runs: at Python's 5 ms switch interval, a live event took
         # several of them to leave. 0.5 ms keeps it moving for little overhead.
@@ -199,16 +203,22 @@ class Bridge:
         if self.worker_interval:
             background = worker.Worker(self.worker_interval)
             background.start()
+        prepared: queue.Queue = queue.Queue(maxsize=1)
+        writer = threading.Thread(target=self._write, args=(prepared,), name="bridge-writer")
+        writer.start()
         next_stats = time.monotonic() + self.stats_interval
         try:
             while not self._stop.is_set():
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
-                self.flush()
+                for messages in self._take_batches():
+                    prepared.put(self._prepare(messages))
                 if time.monotonic() >= next_stats:
                     self.log_stats()
                     next_stats = time.monotonic() + self.stats_interval
         finally:
+            prepared.put(None)
+            writer.join()
             if background:
                 background.stop()
             self.disconnect()
@@ -217,12 +227,26 @@ class Bridge:
             self.log_stats()
             log.info("bridge: stopped")
 
+    def _write(self, prepared: queue.Queue) -> None:
+        try:
+            while (batch := prepared.get()) is not None:
+                try:
+                    self._store(batch)
+                except Exception:  # the next batch must still be stored
+                    log.exception("bridge: could not store a batch")
+        finally:
+            connection.close()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
 
     def flush(self) -> None:
-        """Hand what is waiting to the ingest service, at most batch_size at a time."""
+        """Store what is waiting, here and now, at most batch_size at a time."""
+        for messages in self._take_batches():
+            self.process(messages)
+
+    def _take_batches(self):
         while True:
             with self._lock:
                 messages = self._pending[: self.batch_size]
@@ -230,9 +254,14 @@ class Bridge:
                 self._lock.notify_all()
             if not messages:
                 return
-            self.process(messages)
+            yield messages
 
     def process(self, messages: list[tuple[str, bytes, float]]) -> None:
+        """Parse, check and store messages, here and now."""
+        self._store(self._prepare(messages))
+
+    def _prepare(self, messages: list[tuple[str, bytes, float]]):
+        """The messages parsed and checked, without the database: (readings, statuses)."""
         readings, statuses = [], []
         for topic, payload, received in messages:
             self.counters["received"] += 1
@@ -241,6 +270,10 @@ class Bridge:
                 continue
             kind, device_id, data = parsed
             (statuses if kind == "status" else readings).append((device_id, data))
+        return ingest.prepare(readings) if readings else None, statuses
+
+    def _store(self, prepared) -> None:
+        readings, statuses = prepared
         if readings:
             self._ingest(readings)
         for device_id, (state, at) in statuses:
@@ -284,10 +317,10 @@ class Bridge:
         log.warning("bridge: rejected a message on %s: %s", topic, reason)
         return None
 
-    def _ingest(self, readings: list) -> None:
-        result = self._with_retries(lambda: ingest.ingest(readings, source="mqtt"))
+    def _ingest(self, readings: "ingest.Prepared") -> None:
+        result = self._with_retries(lambda: ingest.store(readings, source="mqtt"))
         if result is None:
-            self.counters["failed"] += len(readings)
+            self.counters["failed"] += len(readings.messages)
             return
         self.counters["stored"] += result.accepted
         self.counters["duplicates"] += result.duplicates

@@ -183,6 +183,27 @@ def power_energy(power_w: float, seconds: float, node: NodeState) -> float:
 # --- the service ------------------------------------------------------------------------
 
 
+@dataclass
+class Checked:
+    """A message checked without the database: its time and values, or why it was refused."""
+
+    index: int
+    device_id: str
+    payload: object
+    ts: datetime | None = None
+    values: dict | None = None
+    unknown_fields: int = 0
+    refused: str = ""
+
+
+@dataclass
+class Prepared:
+    """A batch checked by `prepare()`, ready for `store()`."""
+
+    received_at: datetime
+    messages: list[Checked]
+
+
 def ingest(
     messages: Iterable[tuple[str, dict]],
     *,
@@ -190,34 +211,53 @@ def ingest(
     received_at: datetime | None = None,
 ) -> IngestResult:
     """Store a batch of (device_id, payload) readings; returns what was accepted or not."""
+    return store(prepare(messages, received_at=received_at), source=source)
+
+
+def prepare(
+    messages: Iterable[tuple[str, dict]], *, received_at: datetime | None = None
+) -> Prepared:
+    """Check each reading's values and time, without the database: the MQTT bridge does it
+    for the next batch while the database stores the last one."""
     received_at = received_at or timezone.now()
     oldest = received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS)
-    messages = list(messages)
+    checked = []
+    for index, (device_id, payload) in enumerate(messages):
+        message = Checked(index, device_id, payload)
+        try:
+            if not isinstance(payload, dict):
+                raise Reject("a reading is a JSON object")
+            message.values, message.unknown_fields = parse_values(payload)
+            message.ts = parse_timestamp(payload.get("ts"), received_at, oldest)
+        except Reject as reason:
+            message.refused = str(reason)
+        checked.append(message)
+    return Prepared(received_at, checked)
+
+
+def store(prepared: Prepared, *, source: str = "api") -> IngestResult:
+    """Write a prepared batch in one transaction: readings, rollups, nodes' state."""
+    received_at = prepared.received_at
     result = IngestResult()
     with transaction.atomic():
-        nodes = _lock_nodes({device_id for device_id, _ in messages})
+        nodes = _lock_nodes({message.device_id for message in prepared.messages})
         batch: dict[tuple[int, datetime], StoredReading] = {}
         unknown: dict[str, list] = {}
-        for index, (device_id, payload) in enumerate(messages):
-            node = nodes.get(device_id)
-            if node is None:
-                unknown.setdefault(device_id, []).append(payload)
-                result.rejected.append(Rejection(index, device_id, "unknown device"))
+        for message in prepared.messages:
+            node = nodes.get(message.device_id)
+            refused = message.refused
+            if node is None:  # said first: the pending devices list counts every message
+                unknown.setdefault(message.device_id, []).append(message.payload)
+                refused = "unknown device"
+            if refused:
+                result.rejected.append(Rejection(message.index, message.device_id, refused))
                 continue
-            try:
-                if not isinstance(payload, dict):
-                    raise Reject("a reading is a JSON object")
-                values, unknown_fields = parse_values(payload)
-                ts = parse_timestamp(payload.get("ts"), received_at, oldest)
-            except Reject as reason:
-                result.rejected.append(Rejection(index, device_id, str(reason)))
-                continue
-            result.ignored_fields += unknown_fields
-            key = (node.id, ts)
+            result.ignored_fields += message.unknown_fields
+            key = (node.id, message.ts)
             if key in batch:
                 result.duplicates += 1
             else:
-                batch[key] = StoredReading(node.id, ts, values)
+                batch[key] = StoredReading(node.id, message.ts, message.values)
         if unknown:
             _record_pending(unknown, source, received_at)
         stored = _store(nodes, sorted(batch.values(), key=attrgetter("node_id", "ts")), received_at)
