@@ -253,6 +253,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TrafficCountStatusEnum": "traffic.models.CountStatus",
+        "TrafficBatchStatusEnum": "traffic.models.SyncBatch.Status",
+        "TrafficDirectionEnum": "traffic.models.Direction",
+    },
 }
 
 # --- Live updates ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -119,6 +120,61 @@ class TrafficCamera(models.Model):
     def is_online(self) -> bool:
         return bool(self.last_seen_at and timezone.now() - self.last_seen_at < OFFLINE_AFTER)
 
+    def clean(self):
+        errors = {}
+        try:
+            check_size_classes(self.size_classes)
+        except ValidationError as error:
+            errors["size_classes"] = error.messages
+        try:
+            check_masks(self.masks, self.width, self.height)
+        except ValidationError as error:
+            errors["masks"] = error.messages
+        if errors:
+            raise ValidationError(errors)
+
+
+def check_size_classes(value) -> None:
+    """[{"class": "motorbike", "min_area": 0}, ...]: distinct names, areas rising from 0."""
+    message = _('A list of {"class": name, "min_area": pixels}, the first from 0, areas rising.')
+    if not isinstance(value, list) or not value:
+        raise ValidationError(message)
+    areas, names = [], set()
+    for item in value:
+        if not (
+            isinstance(item, dict)
+            and set(item) == {"class", "min_area"}
+            and isinstance(item["class"], str)
+            and item["class"].strip()
+            and len(item["class"]) <= 20
+            and type(item["min_area"]) in (int, float)
+            and item["min_area"] >= 0
+        ):
+            raise ValidationError(message)
+        areas.append(item["min_area"])
+        names.add(item["class"])
+    if areas[0] != 0 or areas != sorted(set(areas)) or len(names) != len(value):
+        raise ValidationError(message)
+
+
+def check_masks(value, width: int, height: int) -> None:
+    """[[[x, y], ...], ...]: polygons of 3 or more points inside the frame."""
+    message = _("A list of polygons [[x, y], ...] of 3 or more points inside the frame.")
+    if not isinstance(value, list):
+        raise ValidationError(message)
+    for polygon in value:
+        if not isinstance(polygon, list) or len(polygon) < 3:
+            raise ValidationError(message)
+        for point in polygon:
+            if not (
+                isinstance(point, list)
+                and len(point) == 2
+                and all(type(n) in (int, float) for n in point)
+                and 0 <= point[0] <= width
+                and 0 <= point[1] <= height
+            ):
+                raise ValidationError(message)
+
 
 class CountLine(models.Model):
     """A counting line: two points in the camera's frame pixels. A vehicle crossing it from
@@ -144,6 +200,18 @@ class CountLine(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        camera = self.camera if self.camera_id else None
+        if (self.x1, self.y1) == (self.x2, self.y2):
+            raise ValidationError(_("A line needs two different points."))
+        if camera is not None:
+            for x, y in ((self.x1, self.y1), (self.x2, self.y2)):
+                if not (0 <= x <= camera.width and 0 <= y <= camera.height):
+                    raise ValidationError(
+                        _("The points are pixels of the camera's %(width)dx%(height)d frame.")
+                        % {"width": camera.width, "height": camera.height}
+                    )
 
 
 class Direction(models.TextChoices):

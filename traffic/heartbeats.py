@@ -1,0 +1,96 @@
+"""A traffic camera's heartbeats and snapshots: it is online, how its agent is doing, what its
+view looks like (analysts draw counting lines on the snapshot).
+
+Both publish to `traffic.intersection.<id>` after commit:
+    "status":   {"camera": 2, "online": true, "last_seen_at": "<ISO 8601>",
+                 "health": {"fps": 24.8, "outbox_pending": 0, ...}}
+    "snapshot": {"camera": 2, "snapshot_at": "<ISO 8601>",
+                 "url": "/api/traffic/cameras/2/snapshot/?v=..."}
+"""
+
+import io
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+from flowsuite import live
+
+from .live import intersection_group
+from .models import TrafficCamera
+
+MAX_SNAPSHOT_BYTES = 1024 * 1024
+MAX_SNAPSHOT_PIXELS = 4096 * 4096
+
+
+class SnapshotRejected(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@transaction.atomic
+def record_heartbeat(camera: TrafficCamera, health: dict) -> dict:
+    """Store the agent's health and last-seen time; return the answer for the agent (the
+    camera's config version: a different one means "fetch the configuration again")."""
+    now = timezone.now()
+    fresh = (
+        TrafficCamera.objects.select_for_update().only("health", "config_version").get(pk=camera.pk)
+    )
+    # The interval fields (frames, gaps) come with the counts: keep them beside the heartbeat's.
+    merged = {**(fresh.health or {}), **health, "heartbeat_at": now.isoformat()}
+    TrafficCamera.objects.filter(pk=camera.pk).update(last_seen_at=now, health=merged)
+    camera.last_seen_at, camera.health = now, merged
+    live.publish(
+        intersection_group(camera.intersection_id),
+        "status",
+        {"camera": camera.pk, "online": True, "last_seen_at": now, "health": merged},
+    )
+    return {"config_version": fresh.config_version}
+
+
+def check_snapshot(data: bytes) -> tuple[int, int]:
+    """The size of a JPEG, checked by decoding it; raises SnapshotRejected."""
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotRejected(_("A snapshot may be at most 1 MB."))
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "JPEG":
+                raise SnapshotRejected(_("A snapshot is a JPEG picture."))
+            if image.width * image.height > MAX_SNAPSHOT_PIXELS:
+                raise SnapshotRejected(_("The snapshot has too many pixels."))
+            image.load()
+            return image.width, image.height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise SnapshotRejected(_("Not a whole JPEG picture.")) from None
+
+
+def record_snapshot(camera: TrafficCamera, data: bytes) -> None:
+    """Keep the camera's newest view (the previous picture is removed)."""
+    check_snapshot(data)
+    old = camera.snapshot.name if camera.snapshot else ""
+    now = timezone.now()
+    with transaction.atomic():
+        camera.snapshot.save(f"camera-{camera.pk}.jpg", ContentFile(data), save=False)
+        camera.snapshot_at = camera.last_seen_at = now
+        TrafficCamera.objects.filter(pk=camera.pk).update(
+            snapshot=camera.snapshot.name, snapshot_at=now, last_seen_at=now
+        )
+        live.publish(
+            intersection_group(camera.intersection_id),
+            "snapshot",
+            {"camera": camera.pk, "snapshot_at": now, "url": snapshot_url(camera)},
+        )
+    if old and old != camera.snapshot.name:
+        camera.snapshot.storage.delete(old)
+
+
+def snapshot_url(camera: TrafficCamera) -> str | None:
+    """Where people with traffic rights see the camera's latest snapshot (None: no snapshot)."""
+    if not camera.snapshot:
+        return None
+    version = int(camera.snapshot_at.timestamp()) if camera.snapshot_at else 0
+    return f"{reverse('api:traffic-camera-snapshot', args=[camera.pk])}?v={version}"

@@ -1,0 +1,39 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from traffic import flowtrack
+from traffic.selectors import flowtrack_configured
+
+
+class Command(BaseCommand):
+    help = (
+        "Send the queued FlowTrack batches (validated counts) to FLOWTRACK_URL and/or "
+        "FLOWTRACK_MQTT_TOPIC, retrying with backoff while FlowTrack is away, until "
+        "SIGTERM/SIGINT (the energy worker does it too). --once: one pass, then exit."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true")
+        parser.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
+
+    def handle(self, *args, once=False, interval=5.0, **options):
+        if not flowtrack_configured():
+            self.stderr.write("FlowTrack not configured (FLOWTRACK_URL, FLOWTRACK_MQTT_TOPIC)")
+        if once:
+            self.stdout.write(self.report(flowtrack.deliver_due()))
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        while not stop.wait(interval):
+            close_old_connections()
+            done = flowtrack.deliver_due()
+            if any(done.values()):
+                self.stdout.write(self.report(done))
+
+    @staticmethod
+    def report(done: dict) -> str:
+        return "sent {sent}, to retry {retry}, refused {failed}".format(**done)
