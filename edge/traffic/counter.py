@@ -1,0 +1,190 @@
+"""The counter: frames in, one Crossing per vehicle, line and direction out."""
+
+import statistics
+from datetime import datetime
+
+import cv2
+import numpy as np
+
+from .background import Background
+from .crossing import Crossing, LineRule
+from .settings import CounterSettings, Line
+from .tracker import Track, Tracker
+
+
+class Counter:
+    """Counts vehicles crossing `lines` on one camera's frames.
+
+    `frame_size` (width, height) is the frame the lines, masks and areas are given in (the
+    camera's configured resolution); frames of another size are handled by scaling.
+
+        counter = Counter([Line(3, "North", (0, 240), (640, 240))], CounterSettings())
+        for index, (frame, at) in enumerate(frames):
+            for crossing in counter.process(frame, index, at):
+                ...
+        counter.finish(index, at)  # the tracks still in view when the source ends
+    """
+
+    def __init__(
+        self,
+        lines: list[Line],
+        settings: CounterSettings | None = None,
+        frame_size: tuple[int, int] = (640, 480),
+    ):
+        self.settings = settings or CounterSettings()
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.frames = 0
+        self._lines = list(lines)
+        self._movements: list[tuple] = []
+        self._shape = None
+        self._background: Background | None = None
+        self._tracker = self._new_tracker()
+        self._rules = self._make_rules()
+
+    # --- what the agent calls ---
+
+    def process(self, frame_bgr: np.ndarray, index: int, at: datetime | float) -> list[Crossing]:
+        """Count on the next frame; return the crossings completed in it."""
+        if frame_bgr.shape != self._shape:
+            self._set_geometry(frame_bgr.shape)
+        self.frames += 1
+        small = cv2.resize(frame_bgr, self._size, interpolation=cv2.INTER_AREA)
+        if small.ndim == 2:
+            small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+        blobs = self._background.blobs(small, self._min_area)
+        ended = self._tracker.step(blobs, self._size)
+        self._background.learn([t.box for t in self._tracker.tracks])
+        crossings = []
+        for track in self._tracker.tracks:
+            if track.measured:
+                crossings += self._follow(track, index, at)
+        for track in ended:
+            crossings += self._finish_track(track, index, at)
+        return crossings
+
+    def finish(self, index: int, at: datetime | float) -> list[Crossing]:
+        """End every track (the source ended): those last seen past a line's middle count."""
+        crossings = []
+        for track in self._tracker.finish():
+            crossings += self._finish_track(track, index, at)
+        return crossings
+
+    def movements(self) -> list[tuple]:
+        """(from_line_id, to_line_id, vehicle_class) for each track that crossed one line
+        and then another, since the last call."""
+        drained, self._movements = self._movements, []
+        return drained
+
+    def update(self, lines: list[Line], settings: CounterSettings | None = None) -> None:
+        """A new configuration: the background and the tracks are kept; a new line counts
+        tracks from where they are now; a removed line's history is dropped."""
+        old = self.settings
+        self.settings = settings or old
+        self._lines = list(lines)
+        self._rules = self._make_rules()
+        known = set(self._rules)
+        for track in self._tracker.tracks:
+            track.lines = {k: v for k, v in track.lines.items() if k in known}
+            if track.last_line not in known:
+                track.last_line = None
+        if old.process_width != self.settings.process_width:
+            self._shape = None  # rebuilt at the next frame (the background starts again)
+            return
+        self._tracker.max_missed = self.settings.max_missed_frames
+        self._tracker.position_gain = self.settings.position_gain
+        self._tracker.velocity_gain = self.settings.velocity_gain
+        if self._shape is not None:
+            self._set_scale()
+            self._background.reconfigure(self.settings, self._keep_mask())
+
+    @property
+    def lines(self) -> list[Line]:
+        return list(self._lines)
+
+    @property
+    def tracks(self) -> list[Track]:
+        return list(self._tracker.tracks)
+
+    # --- inside ---
+
+    def _new_tracker(self) -> Tracker:
+        s = self.settings
+        return Tracker(
+            max_missed=s.max_missed_frames,
+            position_gain=s.position_gain,
+            velocity_gain=s.velocity_gain,
+        )
+
+    def _make_rules(self) -> dict:
+        return {line.id: LineRule(line, self.settings.crossing_margin) for line in self._lines}
+
+    def _set_geometry(self, shape) -> None:
+        height, width = shape[:2]
+        process_width = min(self.settings.process_width, width)
+        process_height = max(1, round(height * process_width / width))
+        self._shape = shape
+        self._size = (process_width, process_height)
+        self._tracker = self._new_tracker()
+        self._set_scale()
+        self._background = Background(self.settings, self._size, self._keep_mask())
+
+    def _set_scale(self) -> None:
+        if self._shape is None:
+            return
+        # processing pixels -> the lines' pixels
+        self._scale = (self.frame_size[0] / self._size[0], self.frame_size[1] / self._size[1])
+        self._area_scale = self._scale[0] * self._scale[1]
+        self._min_area = max(1.0, self.settings.min_blob_area / self._area_scale)
+
+    def _keep_mask(self) -> np.ndarray | None:
+        if not self.settings.masks:
+            return None
+        keep = np.full((self._size[1], self._size[0]), 255, np.uint8)
+        scale = np.array(self._scale, np.float64)
+        polygons = [
+            np.round(np.array(p, np.float64) / scale).astype(np.int32) for p in self.settings.masks
+        ]
+        cv2.fillPoly(keep, polygons, 0)
+        return keep
+
+    def _follow(self, track: Track, index: int, at) -> list[Crossing]:
+        sx, sy = self._scale
+        point = (track.cx * sx, track.cy * sy)
+        crossings = []
+        for line_id, rule in self._rules.items():
+            length = max(track.w * sx, track.h * sy)
+            direction = rule.step(track.line_state(line_id), point, length)
+            if direction:
+                crossings += self._crossed(track, line_id, direction, index, at)
+        if track.hits >= self.settings.min_hits and track.pending:
+            crossings += [self._emit(track, *pending) for pending in track.pending]
+            track.pending = []
+        return crossings
+
+    def _finish_track(self, track: Track, index: int, at) -> list[Crossing]:
+        if track.hits < self.settings.min_hits:
+            return []
+        crossings = [self._emit(track, *pending) for pending in track.pending]
+        for line_id, state in track.lines.items():
+            rule = self._rules.get(line_id)
+            direction = rule.finish(state) if rule else None
+            if direction:
+                crossings.append(self._emit(track, line_id, direction, index, at))
+        return crossings
+
+    def _crossed(self, track: Track, line_id, direction: str, index: int, at) -> list[Crossing]:
+        if track.hits < self.settings.min_hits:
+            track.pending.append((line_id, direction, index, at))
+            return []
+        return [self._emit(track, line_id, direction, index, at)]
+
+    def _emit(self, track: Track, line_id, direction: str, index: int, at) -> Crossing:
+        vehicle_class = self._class_of(track)
+        if track.last_line is not None and track.last_line != line_id:
+            self._movements.append((track.last_line, line_id, vehicle_class))
+        track.last_line = line_id
+        return Crossing(track.id, line_id, direction, vehicle_class, index, at)
+
+    def _class_of(self, track: Track) -> str:
+        area = statistics.median(track.areas) if track.areas else track.w * track.h
+        return self.settings.vehicle_class(area * self._area_scale)

@@ -1,0 +1,241 @@
+"""Tracks of blobs over frames, through short occlusions, merges and splits.
+
+Each frame every track predicts its box (constant velocity) and picks the blob that covers
+most of it. A blob picked by one track is its measurement (with nearby loose pieces of the
+same vehicle joined to it); a blob picked by several tracks is vehicles run together (a queue
+at a red light, a truck passing a car): each of those tracks keeps its own size and follows
+the blob's edge it is at (the queue's head its front, the last car its back), or stays where
+it was predicted within the blob. A blob nobody picks starts a track. A track not seen
+coasts on its velocity for up to `max_missed_frames`. Two tracks that come to cover the same
+blob alone are one vehicle: the younger ends and hands its counts to the older.
+
+Coordinates are pixels of the processing size.
+"""
+
+from dataclasses import dataclass, field
+
+from .background import Blob
+from .crossing import LineState
+
+Box = tuple[float, float, float, float]
+
+SIZE_GAIN = 0.4
+# A track's search box is its predicted box grown by this many pixels plus half its speed.
+GATE = 2.0
+# Loose pieces are joined to a track's blob while the union stays within this factor of the
+# track's size (plus a few pixels).
+PIECES_GROWTH = 1.3
+DUPLICATE_IOU = 0.6
+# A merged track's edge within this share of its size (or 2 px) of the blob's edge follows it.
+EDGE_TOLERANCE = 0.3
+# Velocity of a merged track that follows no edge fades by this factor each frame.
+MERGED_DAMPING = 0.9
+
+
+@dataclass
+class Track:
+    id: int
+    cx: float
+    cy: float
+    w: float
+    h: float
+    vx: float = 0.0
+    vy: float = 0.0
+    hits: int = 1
+    missed: int = 0
+    # Blob areas when the track had its blob to itself (processing pixels).
+    areas: list[int] = field(default_factory=list)
+    lines: dict = field(default_factory=dict)  # line id -> LineState
+    pending: list = field(default_factory=list)  # crossings before the track was confirmed
+    last_line: int | str | None = None
+    merged: bool = False
+    measured: bool = False
+
+    @property
+    def box(self) -> Box:
+        return (
+            self.cx - self.w / 2,
+            self.cy - self.h / 2,
+            self.cx + self.w / 2,
+            self.cy + self.h / 2,
+        )
+
+    def line_state(self, line_id) -> LineState:
+        state = self.lines.get(line_id)
+        if state is None:
+            state = self.lines[line_id] = LineState()
+        return state
+
+
+class Tracker:
+    def __init__(self, *, max_missed: int, position_gain: float, velocity_gain: float):
+        self.max_missed = max_missed
+        self.position_gain = position_gain
+        self.velocity_gain = velocity_gain
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def step(self, blobs: list[Blob], size: tuple[int, int]) -> list[Track]:
+        """Move the tracks to this frame's blobs; return the tracks that ended."""
+        for track in self.tracks:
+            track.cx += track.vx
+            track.cy += track.vy
+            track.measured = track.merged = False
+        claims = self._claims(blobs)
+        taken = set(claims)
+        for index, tracks in claims.items():
+            blob = blobs[index]
+            if len(tracks) == 1:
+                box, area, pieces = self._with_pieces(tracks[0], blob, blobs, taken)
+                self._measure(tracks[0], box, area if pieces == 1 else None)
+            else:
+                for track in tracks:
+                    self._measure_merged(track, blob)
+        for index, blob in enumerate(blobs):
+            if index not in taken:
+                self._start(blob)
+        return self._end_tracks(size)
+
+    def _claims(self, blobs: list[Blob]) -> dict[int, list[Track]]:
+        claims: dict[int, list[Track]] = {}
+        for track in self.tracks:
+            grow = GATE + 0.5 * max(abs(track.vx), abs(track.vy))
+            x1, y1, x2, y2 = track.box
+            search = (x1 - grow, y1 - grow, x2 + grow, y2 + grow)
+            best, best_cover = None, 0.0
+            for index, blob in enumerate(blobs):
+                cover = _intersection(search, blob.box)
+                if cover > best_cover:
+                    best, best_cover = index, cover
+            if best is not None:
+                claims.setdefault(best, []).append(track)
+        return claims
+
+    def _with_pieces(self, track: Track, blob: Blob, blobs: list[Blob], taken: set[int]):
+        """The blob joined with loose pieces around the track that fit within its size."""
+        box, area, pieces = blob.box, blob.area, 1
+        if track.hits < 3:
+            return box, area, pieces
+        grow = GATE + 0.5 * max(abs(track.vx), abs(track.vy))
+        x1, y1, x2, y2 = track.box
+        search = (x1 - grow, y1 - grow, x2 + grow, y2 + grow)
+        for index, other in enumerate(blobs):
+            if index in taken or _intersection(search, other.box) <= 0:
+                continue
+            union = _union(box, other.box)
+            if (
+                union[2] - union[0] <= PIECES_GROWTH * track.w + 3
+                and union[3] - union[1] <= PIECES_GROWTH * track.h + 3
+            ):
+                box, area, pieces = union, area + other.area, pieces + 1
+                taken.add(index)
+        return box, area, pieces
+
+    def _measure(self, track: Track, box: Box, area: int | None) -> None:
+        x1, y1, x2, y2 = box
+        self._correct(track, (x1 + x2) / 2, (y1 + y2) / 2)
+        track.w += SIZE_GAIN * (x2 - x1 - track.w)
+        track.h += SIZE_GAIN * (y2 - y1 - track.h)
+        if area is not None:
+            track.areas.append(area)
+
+    def _measure_merged(self, track: Track, blob: Blob) -> None:
+        bx1, by1, bx2, by2 = blob.box
+        x, follows_x = _follow_edge(track.cx, track.w, bx1, bx2)
+        y, follows_y = _follow_edge(track.cy, track.h, by1, by2)
+        self._correct(track, x, y)
+        if not follows_x:
+            track.vx *= MERGED_DAMPING
+        if not follows_y:
+            track.vy *= MERGED_DAMPING
+        track.merged = True
+
+    def _correct(self, track: Track, x: float, y: float) -> None:
+        """Alpha-beta filter: the predicted position moves towards the measurement."""
+        dx, dy = x - track.cx, y - track.cy
+        track.cx += self.position_gain * dx
+        track.cy += self.position_gain * dy
+        track.vx += self.velocity_gain * dx
+        track.vy += self.velocity_gain * dy
+        track.hits += 1
+        track.missed = 0
+        track.measured = True
+
+    def _start(self, blob: Blob) -> None:
+        x1, y1, x2, y2 = blob.box
+        track = Track(self._next_id, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
+        track.areas.append(blob.area)
+        track.measured = True
+        self._next_id += 1
+        self.tracks.append(track)
+
+    def _end_tracks(self, size: tuple[int, int]) -> list[Track]:
+        width, height = size
+        ended = []
+        for track in self.tracks:
+            if not track.measured:
+                track.missed += 1
+            outside = not (0 <= track.cx < width and 0 <= track.cy < height)
+            if track.missed > self.max_missed or (outside and not track.measured):
+                ended.append(track)
+        ended += self._duplicates()
+        if ended:
+            gone = {id(t) for t in ended}
+            self.tracks = [t for t in self.tracks if id(t) not in gone]
+        return ended
+
+    def _duplicates(self) -> list[Track]:
+        """Younger tracks sitting on an older one's box: one vehicle tracked twice."""
+        duplicates = []
+        ordered = sorted(self.tracks, key=lambda t: t.id)
+        for i, older in enumerate(ordered):
+            if older in duplicates:
+                continue
+            for younger in ordered[i + 1 :]:
+                if younger in duplicates or _iou(older.box, younger.box) < DUPLICATE_IOU:
+                    continue
+                for line_id, state in younger.lines.items():
+                    older.line_state(line_id).absorb(state)
+                older.hits = max(older.hits, younger.hits)
+                younger.lines = {}
+                younger.pending = []
+                duplicates.append(younger)
+        return duplicates
+
+    def finish(self) -> list[Track]:
+        """End every track (the source ended)."""
+        ended, self.tracks = self.tracks, []
+        return ended
+
+
+def _follow_edge(centre: float, size: float, low: float, high: float) -> tuple[float, bool]:
+    """Where a track of `size` predicted at `centre` is within a merged blob [low, high]."""
+    if size >= high - low:
+        return (low + high) / 2, True
+    tolerance = max(2.0, EDGE_TOLERANCE * size)
+    start, end = centre - size / 2, centre + size / 2
+    to_low, to_high = abs(start - low), abs(end - high)
+    if to_low <= tolerance and to_low <= to_high:
+        return low + size / 2, True
+    if to_high <= tolerance:
+        return high - size / 2, True
+    return min(max(centre, low + size / 2), high - size / 2), False
+
+
+def _intersection(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _iou(a: Box, b: Box) -> float:
+    inter = _intersection(a, b)
+    if not inter:
+        return 0.0
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return inter / (area_a + area_b - inter)
