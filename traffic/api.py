@@ -531,9 +531,12 @@ def refused_error(refused: validation.ReviewRefused) -> exceptions.APIException:
     if refused.code in ("reason_required", "invalid"):
         field = "reason" if refused.code == "reason_required" else "count"
         return exceptions.ValidationError({field: [refused.message]})
-    error = exceptions.ValidationError(refused.message, code=refused.code)
-    error.status_code = status.HTTP_409_CONFLICT
-    return error
+    return Conflict(refused.message, code=refused.code)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class Echo:
