@@ -5,6 +5,7 @@ with zero set-up: SQLite under var/, the in-memory channel layer, no MQTT broker
 """
 
 import secrets
+import sys
 from pathlib import Path
 
 import environ
@@ -37,8 +38,13 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or _secret_key_from_file(
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# daphne's app only makes `runserver` serve ASGI (HTTP and websockets), and it imports Twisted:
+# some 40 MB that every other process (the MQTT bridge, the workers, the tests) would carry for
+# nothing. The daphne command serves the site without it.
+RUNSERVER = sys.argv[1:2] == ["runserver"]
+
 INSTALLED_APPS = [
-    "daphne",  # first, so that runserver serves ASGI (HTTP and websockets)
+    *(["daphne"] if RUNSERVER else []),  # first, so that it is runserver's runserver
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
