@@ -1,6 +1,7 @@
 """The energy worker: what runs outside the ingest and request paths, every few seconds —
 offline and budget-period checks, scheduled automations, notification delivery and queued
-automation runs — and, being the worker the site already runs, the surveillance webhooks. It
+automation runs — and, being the worker the site already runs, the surveillance webhooks
+and the FlowTrack batches. It
 runs inside the MQTT bridge (a thread of its own), in `make run`'s demo feed and as
 `manage.py energy_watchdog` for set-ups without a bridge."""
 
@@ -11,6 +12,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from surveillance import notifications as surveillance_notifications
+from traffic import flowtrack
 
 from . import automations, notifications, rules
 
@@ -28,6 +30,7 @@ def tick(now=None) -> dict:
         ("notifications", lambda: notifications.deliver_due(now)),
         ("automations", lambda: automations.run_pending()),
         ("surveillance", lambda: surveillance_notifications.deliver_due(now)),
+        ("flowtrack", lambda: flowtrack.deliver_due(now)),
     ):
         try:
             report[name] = job()

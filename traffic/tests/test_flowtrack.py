@@ -140,3 +140,12 @@ def test_with_no_flowtrack_configured_batches_wait(settings, operator):
 def test_backoff_doubles_up_to_an_hour():
     delays = [flowtrack.retry_delay(n).total_seconds() for n in (1, 2, 3, 10, 50)]
     assert delays == [30, 60, 120, 3600, 3600]
+
+
+def test_the_energy_worker_tick_delivers_due_batches(receiver, operator):
+    from energy import worker
+
+    (batch,) = queued_batches(operator, n=1)
+    receiver.start()
+    assert worker.tick()["flowtrack"] == {"sent": 1, "retry": 0, "failed": 0}
+    assert receiver.received()["batches"][0]["key"] == str(batch.key)
