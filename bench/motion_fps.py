@@ -8,8 +8,8 @@ moving objects, rendered before timing and cycled):
 - a plain MOG2 (`cv2.createBackgroundSubtractorMOG2()`, defaults) at full resolution.
 
 OpenCV runs single-threaded (`cv2.setNumThreads(1)`), as on a busy Pi core; frames per second
-are frames over the process's CPU seconds, so that other load on the machine does not count. Run from the
-top of the project (never by the test suite):
+are frames over the process's CPU seconds, so that other load on the machine does not count.
+Run from the top of the project (never by the test suite):
 
     .venv/bin/python bench/motion_fps.py [--frames 2000] [--clip 200] [--process-width 320]
 

@@ -102,6 +102,8 @@
     render();
     const thumb = grid.querySelector('[data-index="' + index + '"]');
     if (thumb) thumb.scrollIntoView({ block: "nearest" });
+    // The focused button may be gone or disabled now: keep the focus (and Esc) in the box.
+    if (!box.contains(document.activeElement) || document.activeElement.disabled) box.focus();
   }
 
   grid.addEventListener("click", (click) => {
@@ -114,6 +116,7 @@
     if (!box.classList.contains("show")) return;
     if (key.key === "ArrowLeft") { key.preventDefault(); step(-1); }
     if (key.key === "ArrowRight") { key.preventDefault(); step(1); }
+    if (key.key === "Escape" && !box.contains(key.target)) modal.hide();
   });
   document.getElementById("lightbox-prev").addEventListener("click", () => step(-1));
   document.getElementById("lightbox-next").addEventListener("click", () => step(1));
