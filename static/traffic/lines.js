@@ -241,6 +241,7 @@
 
   svg.addEventListener("pointerdown", (event) => {
     if (event.button !== 0) return;
+    event.preventDefault(); // keeps the focus where the editor puts it (a new line's name)
     const p = toFrame(event);
     errors.hidden = true;
     if (openMask !== null) {

@@ -1,0 +1,90 @@
+"""An operator draws a counting line on a camera's snapshot in headless Chromium: clicks two
+points on the picture, names the line, saves; after a reload the line is there with its "in"
+arrow pointing across it to its left, and the camera's configuration version went up."""
+
+import json
+
+import pytest
+
+from conftest import log_in
+
+pytestmark = pytest.mark.browser
+
+CAMERA = """
+import io, json
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+from accounts.models import User
+from traffic import cameras
+from traffic.models import Intersection
+place = Intersection.objects.create(name="Browser test crossing", time_zone="UTC")
+camera, _ = cameras.camera_create(
+    owner=User.objects.get(email="admin@flowsuite.demo"), intersection=place, name="Test view"
+)
+picture = io.BytesIO()
+Image.new("RGB", (640, 480), (60, 70, 80)).save(picture, "JPEG")
+camera.snapshot.save("test-view.jpg", ContentFile(picture.getvalue()), save=False)
+camera.snapshot_at = timezone.now()
+camera.save()
+print(json.dumps({"id": camera.pk, "version": camera.config_version}))
+"""
+
+SAVED = """
+import json
+from traffic.models import TrafficCamera
+camera = TrafficCamera.objects.get(pk={pk})
+print(json.dumps({{"version": camera.config_version,
+                  "lines": list(camera.lines.values("name", "x1", "y1", "x2", "y2"))}}))
+"""
+
+
+def test_drawing_a_counting_line_on_the_snapshot(site, browser):
+    from playwright.sync_api import expect
+
+    camera = json.loads(site.manage("shell", "--no-imports", "-c", CAMERA))
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(page, site, "operator@flowsuite.demo")
+    page.goto(f"{site}/traffic/cameras/{camera['id']}/lines/")
+    page.wait_for_function("document.querySelector('.traffic-snapshot').naturalWidth > 0")
+    expect(page.locator("#no-lines")).to_be_visible()
+
+    overlay = page.locator(".traffic-overlay")
+    box = overlay.bounding_box()
+    scale = box["width"] / 640
+    # From (80, 300) to (560, 300) in the frame: a line pointing right, "in" = moving up.
+    page.mouse.click(box["x"] + 80 * scale, box["y"] + 300 * scale)
+    expect(page.locator("#editor-hint")).to_contain_text("second point")
+    page.mouse.click(box["x"] + 560 * scale, box["y"] + 300 * scale)
+    name = page.locator('#line-list [data-field="name"]')
+    expect(name).to_have_count(1)
+    expect(name).to_be_focused()
+    name.fill("Northbound stop bar")
+    page.locator('#line-list [data-field="in_label"]').fill("northbound")
+    page.click("#save-lines")
+    expect(page.locator("#editor-saved")).to_be_visible()
+    expect(page.locator("#config-version")).to_have_attribute(
+        "data-version", str(camera["version"] + 1)
+    )
+
+    page.reload()
+    line = page.locator('.tl-line[data-name="Northbound stop bar"]')
+    expect(line).to_have_count(1)
+    expect(page.locator('#line-list [data-field="name"]')).to_have_value("Northbound stop bar")
+    expect(page.locator("#config-version")).to_have_attribute(
+        "data-version", str(camera["version"] + 1)
+    )
+    stroke = line.locator(".tl-stroke")
+    assert abs(float(stroke.get_attribute("x1")) - 80) <= 2
+    assert abs(float(stroke.get_attribute("y2")) - 300) <= 2
+    # The "in" arrow crosses the line upwards (from its right side to its left side).
+    head = line.locator(".tl-arrow-head").bounding_box()
+    drawn = stroke.bounding_box()
+    assert head["y"] + head["height"] < drawn["y"]
+    expect(line.locator(".tl-in-label")).to_have_text("in · northbound")
+
+    saved = json.loads(site.manage("shell", "--no-imports", "-c", SAVED.format(pk=camera["id"])))
+    assert saved["version"] == camera["version"] + 1
+    [row] = saved["lines"]
+    assert row["name"] == "Northbound stop bar"
+    assert abs(row["x1"] - 80) <= 2 and abs(row["x2"] - 560) <= 2 and abs(row["y1"] - 300) <= 2
