@@ -19,15 +19,16 @@
     return node;
   }
 
-  // The "in" arrow: across the line's middle, from its right side to its left side.
+  // The "in" arrow: across the line, from its right side to its left side.
   function inArrow(line, size) {
     const dx = line.x2 - line.x1;
     const dy = line.y2 - line.y1;
     const length = Math.hypot(dx, dy) || 1;
     const nx = dy / length; // the left normal in image coordinates (y grows downwards)
     const ny = -dx / length;
-    const mx = (line.x1 + line.x2) / 2;
-    const my = (line.y1 + line.y2) / 2;
+    // At 40% of the way, not the middle: lines that cross at their middles keep apart arrows.
+    const mx = line.x1 + (line.x2 - line.x1) * 0.4;
+    const my = line.y1 + (line.y2 - line.y1) * 0.4;
     return {
       tail: [mx - nx * size, my - ny * size],
       head: [mx + nx * size, my + ny * size],
@@ -71,20 +72,26 @@
       ].map((p) => p.join(",")).join(" "),
     }, arrowGroup);
     const inText = line.in_label ? gettext("in") + " · " + line.in_label : gettext("in");
-    text(arrowGroup, hx + nx * 12 * unit, hy + ny * 12 * unit + 5 * unit, inText,
-      { class: "tl-text tl-in-label", "text-anchor": "middle", "font-size": 14 * unit });
+    // The label beyond the head, or above it when that would leave the frame.
+    const frameWidth = Number(svg.dataset.width);
+    let sideways = Math.abs(nx) > Math.abs(ny);
+    if (sideways && (nx > 0 ? hx > frameWidth * 0.75 : hx < frameWidth * 0.25)) sideways = false;
+    const anchor = sideways ? (nx > 0 ? "start" : "end") : "middle";
+    const labelX = Math.min(Math.max(hx + nx * (sideways ? 5 : 0) * unit, 60 * unit), frameWidth - 60 * unit);
+    const labelY = sideways || Math.abs(ny) > 0.5 ? hy + ny * 12 * unit + 5 * unit : hy - 12 * unit;
+    text(arrowGroup, sideways ? hx + nx * 5 * unit : labelX, labelY, inText,
+      { class: "tl-text tl-in-label", "font-size": 14 * unit, "text-anchor": anchor });
     el("circle", { class: "tl-end tl-end-1", cx: line.x1, cy: line.y1, r: (options.editing ? 7 : 4.5) * unit }, group);
     el("circle", { class: "tl-end tl-end-2", cx: line.x2, cy: line.y2, r: (options.editing ? 7 : 4.5) * unit }, group);
-    // The name beside the first point, on the side away from the second.
+    // The name just past the first point, along the line (inside the frame), on its right
+    // side: the "in" arrow and its label are on the left.
     const length = Math.hypot(line.x2 - line.x1, line.y2 - line.y1) || 1;
-    const ox = (line.x1 - line.x2) / length;
-    const oy = (line.y1 - line.y2) / length;
-    const width = Number(svg.dataset.width);
-    const nameX = Math.min(Math.max(line.x1 + ox * 10 * unit, 4 * unit), width - 4 * unit);
-    const nameY = line.y1 + oy * 10 * unit + 5 * unit;
-    const anchor = ox > 0.3 ? "start" : ox < -0.3 ? "end" : "middle";
-    text(group, nameX, Math.max(nameY, 16 * unit), line.name,
-      { class: "tl-text tl-name", "text-anchor": anchor, "font-size": 15 * unit });
+    const ux = (line.x2 - line.x1) / length;
+    const uy = (line.y2 - line.y1) / length;
+    const nameX = line.x1 + ux * 12 * unit - nx * 14 * unit;
+    const nameY = line.y1 + uy * 12 * unit - ny * 14 * unit + 5 * unit;
+    text(group, nameX, nameY, line.name,
+      { class: "tl-text tl-name", "text-anchor": ux >= 0 ? "start" : "end", "font-size": 15 * unit });
     return group;
   }
 
