@@ -18,6 +18,9 @@ from .settings import CounterSettings
 # The light and noise are measured on every SAMPLE_STEP-th pixel of every SAMPLE_STEP-th row.
 SAMPLE_STEP = 4
 WARMUP_LEARNING_RATE = 0.1
+# The colour difference (summed over B, G, R) below which nothing is foreground, however
+# clean the picture.
+MIN_THRESHOLD = 12.0
 
 
 @dataclass
@@ -68,17 +71,20 @@ class Background:
         if self.frames <= self.settings.warmup_frames:
             return []
         difference = cv2.transform(cv2.absdiff(frame, self.model), np.ones((1, 3), np.float32))
-        threshold = self._noise_floor(difference) + 20 + 40 * (1 - self.settings.sensitivity)
+        noise = self._noise_floor(difference)
+        threshold = max(MIN_THRESHOLD, noise * (2.5 + 3 * (1 - self.settings.sensitivity)))
         foreground = (difference > threshold).view(np.uint8) * np.uint8(255)
+        shadows = None
         if self.settings.shadow_suppression:
-            foreground[self._shadows(frame)] = 0
+            shadows = self._shadows(frame)
+            foreground[shadows] = 0
         if self.keep is not None:
             cv2.bitwise_and(foreground, self.keep, dst=foreground)
         if self._open is not None:
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self._open)
         if self._close is not None:
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self._close)
-        self._busy = foreground
+        self._busy = foreground if shadows is None else foreground | shadows.view(np.uint8) * 255
         count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
         return [
             Blob(int(x), int(y), int(w), int(h), int(area))

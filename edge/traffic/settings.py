@@ -113,7 +113,7 @@ class CounterSettings:
     shadow_min_ratio: float = 0.3
     shadow_max_ratio: float = 0.88
     shadow_chroma: float = 0.12
-    shadow_texture: float = 0.06
+    shadow_texture: float = 0.035
 
     # --- blobs (processing-width pixels) ---
     # An opening removes speckles of this size, a closing joins the parts of one vehicle

@@ -34,10 +34,10 @@ ROAD_BOTTOM = ROAD_TOP + LANE_HEIGHT * LANE_COUNT
 # Lanes 0 and 1 go west (x decreasing), 2 and 3 east.
 LANE_DIRECTION = (-1, -1, 1, 1)
 CLASSES = {
-    # width x height in frame pixels; areas 648 .. 880, 3,192 .. 5,060, 12,600 .. 15,540.
+    # width x height in frame pixels; areas 648 .. 880, 3,192 .. 5,060, 15,200 .. 18,400.
     "motorbike": [(36, 18), (44, 20)],
     "car": [(84, 38), (96, 42), (110, 46)],
-    "truck": [(180, 70), (210, 74)],
+    "truck": [(200, 76), (230, 80)],
 }
 PAINTS = [
     (235, 235, 235),
@@ -204,6 +204,7 @@ def traffic_scene(
     lighting: tuple[float, ...] = (1.0,),
     noise: float = 4.0,
     pedestrians: int = 4,
+    headway: tuple[float, float] = HEADWAY_FRAMES,
     mix: dict | None = None,
     lines: list[Line] | None = None,
 ) -> TrafficScene:
@@ -211,7 +212,9 @@ def traffic_scene(
     at `vehicles_per_minute` over the four lanes, each at a speed drawn from `speed`
     (pixels per frame at 25 fps), with `red_lights` red phases per lane that stop the first
     vehicle on the line (eastbound on B, westbound on A); `lighting` is the gain at evenly
-    spaced times (e.g. (1, 0.5, 1.3, 1) for a ramp)."""
+    spaced times (e.g. (1, 0.5, 1.3, 1) for a ramp); a vehicle keeps a gap of 10-24 px plus
+    its speed times a quarter of `headway` frames behind the one ahead (3: bumper to bumper
+    at speed; 40: spaced out)."""
     rng = np.random.default_rng(seed)
     mix = mix or {"motorbike": 0.15, "car": 0.7, "truck": 0.15}
     lines = lines or standard_lines()
@@ -222,7 +225,7 @@ def traffic_scene(
         stop_x = 440 if LANE_DIRECTION[lane] > 0 else 200
         reds = _red_phases(rng, red_lights, red_seconds, arrive_frames)
         vehicles += _simulate_lane(
-            rng, lane, stop_x, reds, per_lane, arrive_frames, speed, mix, len(vehicles)
+            rng, lane, stop_x, reds, per_lane, arrive_frames, speed, headway, mix, len(vehicles)
         )
     frame_count = max(v.last_frame for v in vehicles) + 10 if vehicles else arrive_frames
     walkers = [
@@ -259,7 +262,7 @@ def _red_phases(rng, count: int, seconds: tuple[float, float], frames: int) -> l
     return phases
 
 
-def _simulate_lane(rng, lane, stop_x, reds, rate, arrive_frames, speed, mix, first_id):
+def _simulate_lane(rng, lane, stop_x, reds, rate, arrive_frames, speed, headway, mix, first_id):
     """Positions of the lane's vehicles frame by frame, along the lane (u: how far the front
     has come from the entry edge), following each other and stopping at red lights."""
     direction = LANE_DIRECTION[lane]
@@ -281,7 +284,7 @@ def _simulate_lane(rng, lane, stop_x, reds, rate, arrive_frames, speed, mix, fir
                 "arrive": int(frame),
                 "speed": float(rng.uniform(speed[0], max(speed[0], top))),
                 "jam": float(rng.uniform(*JAM_GAP)),
-                "headway": float(rng.uniform(*HEADWAY_FRAMES)),
+                "headway": float(rng.uniform(*headway)),
                 "stop_offset": float(rng.uniform(-5, 5)),
                 "paint": PAINTS[int(rng.integers(len(PAINTS)))],
             }

@@ -30,6 +30,12 @@ DUPLICATE_IOU = 0.6
 EDGE_TOLERANCE = 0.3
 # Velocity of a merged track that follows no edge fades by this factor each frame.
 MERGED_DAMPING = 0.9
+# A track younger than this (frames) is still taking shape (a vehicle coming into view, in
+# pieces when parts of it are the asphalt's colour): pieces next to it join it, and young
+# tracks that end up on one blob are one vehicle.
+YOUNG_FRAMES = 10
+# A blob this much inside a track's box starts no track.
+INSIDE_SHARE = 0.5
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Track:
     vy: float = 0.0
     hits: int = 1
     missed: int = 0
+    age: int = 0
     # Blob areas when the track had its blob to itself (processing pixels).
     areas: list[int] = field(default_factory=list)
     lines: dict = field(default_factory=dict)  # line id -> LineState
@@ -81,10 +88,16 @@ class Tracker:
             track.cx += track.vx
             track.cy += track.vy
             track.measured = track.merged = False
+            track.age += 1
         claims = self._claims(blobs)
         taken = set(claims)
+        ended = []
         for index, tracks in claims.items():
             blob = blobs[index]
+            young = [t for t in tracks if t.age < YOUNG_FRAMES]
+            if len(tracks) > 1 and len(young) == len(tracks):
+                ended += self._join(tracks)
+                tracks = tracks[:1]
             if len(tracks) == 1:
                 box, area, pieces = self._with_pieces(tracks[0], blob, blobs, taken)
                 self._measure(tracks[0], box, area if pieces == 1 else None)
@@ -92,9 +105,31 @@ class Tracker:
                 for track in tracks:
                     self._measure_merged(track, blob)
         for index, blob in enumerate(blobs):
-            if index not in taken:
+            if index not in taken and not self._inside_a_track(blob):
                 self._start(blob)
-        return self._end_tracks(size)
+        if ended:
+            gone = {id(t) for t in ended}
+            self.tracks = [t for t in self.tracks if id(t) not in gone]
+        return ended + self._end_tracks(size)
+
+    def _inside_a_track(self, blob: Blob) -> bool:
+        """A blob mostly within a tracked vehicle is a piece of it (a queue's blob breaking
+        up where a car is the asphalt's colour), not a new vehicle."""
+        area = blob.w * blob.h
+        return any(_intersection(t.box, blob.box) >= INSIDE_SHARE * area for t in self.tracks)
+
+    def _join(self, tracks: list[Track]) -> list[Track]:
+        """Young tracks on one blob are pieces of one vehicle: the oldest takes the others'
+        line history; the others end (without counting)."""
+        tracks.sort(key=lambda t: t.id)
+        keeper = tracks[0]
+        for other in tracks[1:]:
+            for line_id, state in other.lines.items():
+                keeper.line_state(line_id).absorb(state)
+            keeper.pending += other.pending
+            keeper.hits = max(keeper.hits, other.hits)
+            other.lines, other.pending = {}, []
+        return tracks[1:]
 
     def _claims(self, blobs: list[Blob]) -> dict[int, list[Track]]:
         claims: dict[int, list[Track]] = {}
@@ -114,8 +149,7 @@ class Tracker:
     def _with_pieces(self, track: Track, blob: Blob, blobs: list[Blob], taken: set[int]):
         """The blob joined with loose pieces around the track that fit within its size."""
         box, area, pieces = blob.box, blob.area, 1
-        if track.hits < 3:
-            return box, area, pieces
+        young = track.age < YOUNG_FRAMES
         grow = GATE + 0.5 * max(abs(track.vx), abs(track.vy))
         x1, y1, x2, y2 = track.box
         search = (x1 - grow, y1 - grow, x2 + grow, y2 + grow)
@@ -123,7 +157,7 @@ class Tracker:
             if index in taken or _intersection(search, other.box) <= 0:
                 continue
             union = _union(box, other.box)
-            if (
+            if young or (
                 union[2] - union[0] <= PIECES_GROWTH * track.w + 3
                 and union[3] - union[1] <= PIECES_GROWTH * track.h + 3
             ):
@@ -134,8 +168,9 @@ class Tracker:
     def _measure(self, track: Track, box: Box, area: int | None) -> None:
         x1, y1, x2, y2 = box
         self._correct(track, (x1 + x2) / 2, (y1 + y2) / 2)
-        track.w += SIZE_GAIN * (x2 - x1 - track.w)
-        track.h += SIZE_GAIN * (y2 - y1 - track.h)
+        gain = 1.0 if track.age < YOUNG_FRAMES else SIZE_GAIN
+        track.w += gain * (x2 - x1 - track.w)
+        track.h += gain * (y2 - y1 - track.h)
         if area is not None:
             track.areas.append(area)
 
@@ -143,21 +178,23 @@ class Tracker:
         bx1, by1, bx2, by2 = blob.box
         x, follows_x = _follow_edge(track.cx, track.w, bx1, bx2)
         y, follows_y = _follow_edge(track.cy, track.h, by1, by2)
-        self._correct(track, x, y)
+        self._correct(track, x, y, alone=False)
         if not follows_x:
             track.vx *= MERGED_DAMPING
         if not follows_y:
             track.vy *= MERGED_DAMPING
         track.merged = True
 
-    def _correct(self, track: Track, x: float, y: float) -> None:
-        """Alpha-beta filter: the predicted position moves towards the measurement."""
+    def _correct(self, track: Track, x: float, y: float, alone: bool = True) -> None:
+        """Alpha-beta filter: the predicted position moves towards the measurement.
+        Only a blob of its own is a hit: a track only ever seen within others' blob (a piece
+        of a queue) never becomes confirmed."""
         dx, dy = x - track.cx, y - track.cy
         track.cx += self.position_gain * dx
         track.cy += self.position_gain * dy
         track.vx += self.velocity_gain * dx
         track.vy += self.velocity_gain * dy
-        track.hits += 1
+        track.hits += alone
         track.missed = 0
         track.measured = True
 
