@@ -6,10 +6,11 @@ ranges read raw readings.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from . import nodes as node_services
@@ -161,46 +162,86 @@ def consumption(
     while cursor < end:
         buckets.append((cursor, totals.get(cursor, 0.0)))
         cursor = next_period(period, cursor, zone)
-    previous = _kwh_by_bucket(node_list, period, start - (end - start), start, zone)
-    return Consumption(
-        period, start, end, buckets, sum(kwh for _, kwh in buckets), sum(previous.values())
-    )
+    previous = _kwh_total(node_list, period, start - (end - start), start, zone)
+    return Consumption(period, start, end, buckets, sum(kwh for _, kwh in buckets), previous)
 
 
 def _kwh_by_bucket(node_list, period, start, end, zone) -> dict[datetime, float]:
-    ids = [node.pk for node in node_list]
     totals: dict[datetime, float] = defaultdict(float)
+    ids = [node.pk for node in node_list]
     if not ids:
         return totals
-    same_zone = all(node.time_zone == zone.key for node in node_list)
-    if period == "hour" or not same_zone:
+    if period == "hour" or not _same_zone(node_list, zone):
         # Hours are the finest shared cut; a zone other than the nodes' regroups them here.
-        rows = (
-            HourRollup.objects.filter(node_id__in=ids, start__gte=start, start__lt=end)
-            .values("start")
-            .annotate(kwh=Sum("energy_used"))
-            .values_list("start", "kwh")
-        )
+        rows = _hour_sums(ids, start, end)
     else:
-        rows = (
-            DayRollup.objects.filter(
-                node_id__in=ids,
-                start__gte=start.astimezone(zone).date(),
-                start__lt=_day_after(end, zone),
-            )
-            .values("start")
+        days = DayRollup.objects.filter(
+            node_id__in=ids, start__gte=_day_after(start, zone), start__lt=_day_after(end, zone)
+        )
+        rows = [
+            (datetime.combine(day, datetime.min.time(), zone), kwh)
+            for day, kwh in days.values("start")
             .annotate(kwh=Sum("energy_used"))
             .values_list("start", "kwh")
-        )
-    for bucket, kwh in rows:
-        moment = (
-            bucket
-            if isinstance(bucket, datetime)
-            else datetime.combine(bucket, datetime.min.time(), zone)
-        )
+        ]
+    for moment, kwh in rows:
         if start <= moment < end:
             totals[period_start(period, moment, zone)] += kwh
     return totals
+
+
+def _hour_sums(ids: list[int], start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    """kWh of the nodes per UTC hour. In SQL, not the ORM: a year is 8,760 rows, and the
+    ORM's conversion of each row's datetime cost as much as the query."""
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT start, SUM(energy_used) FROM {HourRollup._meta.db_table} "
+        f"WHERE node_id IN ({placeholders}) AND start >= %s AND start < %s GROUP BY start"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, adapt(start), adapt(end)])
+        rows = cursor.fetchall()
+    if connection.vendor == "sqlite":  # naive UTC
+        return [(_utc(hour), kwh) for hour, kwh in rows]
+    return rows
+
+
+def _utc(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+def _kwh_total(node_list, period, start, end, zone) -> float:
+    """The kWh of the whole range (the period before, to compare): one sum, of the days that
+    lie wholly inside it and the hours at its ends when the days are the zone's; of hours
+    otherwise."""
+    ids = [node.pk for node in node_list]
+    if not ids:
+        return 0.0
+    first_day, last_day = _day_after(start, zone), end.astimezone(zone).date()
+    midnights = [datetime.combine(day, datetime.min.time(), zone) for day in (first_day, last_day)]
+    hours = HourRollup.objects.filter(node_id__in=ids)
+    # Days only where their midnights fall on UTC hours: the hours at the ends then meet them.
+    if (
+        first_day >= last_day
+        or not _same_zone(node_list, zone)
+        or any(midnight.astimezone(UTC).minute for midnight in midnights)
+    ):
+        return (
+            hours.filter(start__gte=start, start__lt=end).aggregate(kwh=Sum("energy_used"))["kwh"]
+            or 0.0
+        )
+    days = DayRollup.objects.filter(node_id__in=ids, start__gte=first_day, start__lt=last_day)
+    ends = hours.filter(
+        Q(start__gte=start, start__lt=midnights[0]) | Q(start__gte=midnights[1], start__lt=end)
+    )
+    return sum(rows.aggregate(kwh=Sum("energy_used"))["kwh"] or 0.0 for rows in (days, ends))
+
+
+def _same_zone(node_list, zone: ZoneInfo) -> bool:
+    return all(node.time_zone == zone.key for node in node_list)
 
 
 def _day_after(moment: datetime, zone: ZoneInfo) -> date:
