@@ -25,14 +25,14 @@ CAMERAS = [
     (
         "North",
         [
-            ("Main St", 40, 300, 600, 300, "southbound", "northbound"),
+            ("Main St", 40, 300, 600, 300, "northbound", "southbound"),
             ("5th Ave", 320, 60, 320, 460, "eastbound", "westbound"),
         ],
     ),
     (
         "South",
         [
-            ("Main St south", 40, 260, 600, 260, "southbound", "northbound"),
+            ("Main St south", 40, 260, 600, 260, "northbound", "southbound"),
             ("Car park exit", 500, 120, 620, 400, "leaving", "entering"),
         ],
     ),
