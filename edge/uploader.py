@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import cv2
 
@@ -39,12 +40,24 @@ def deliver(server: Server, entry: Entry) -> dict:
 
 
 class Sender(threading.Thread):
-    """Sends the outbox's events in order, one at a time, retrying with backoff."""
+    """Sends the outbox's events in order, one at a time, retrying with backoff.
 
-    def __init__(self, outbox: Outbox, server: Server, *, idle_wait: float = 5.0):
-        super().__init__(name="edge-sender", daemon=True)
+    `send(server, entry)` posts one entry (default: a motion event, `deliver`); the traffic
+    counter passes its own for interval reports."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        server: Server,
+        *,
+        idle_wait: float = 5.0,
+        send: Callable[[Server, Entry], dict] = deliver,
+        name: str = "edge-sender",
+    ):
+        super().__init__(name=name, daemon=True)
         self.outbox = outbox
         self.server = server
+        self.send = send
         self.idle_wait = idle_wait
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -80,7 +93,7 @@ class Sender(threading.Thread):
             wait = self.outbox.wait_time()
             return self.idle_wait if wait is None else min(wait, self.idle_wait) or 0.01
         try:
-            deliver(self.server, entry)
+            self.send(self.server, entry)
         except ApiError as error:
             self._failed(entry, error)
             return 0
