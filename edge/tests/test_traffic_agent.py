@@ -22,7 +22,7 @@ from edge import traffic_agent
 from edge.motion.synthetic import Mover, render_clip, write_clip
 from edge.outbox import Outbox
 from edge.tests.test_agent import Relay, wait_until
-from edge.traffic_agent import CameraSpec, CameraWorker, Intervals
+from edge.traffic_agent import CameraSpec, CameraWorker, Intervals, TrafficAgent, frames_at
 from flowsuite.testing import free_port
 
 T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
@@ -231,14 +231,19 @@ class TrafficStandIn(ThreadingHTTPServer):
 
 class TrafficHandler(BaseHTTPRequestHandler):
     def do_GET(self):
-        self.server.requests.append({"path": self.path, "body": None})
+        key = self.headers["Authorization"].removeprefix("Bearer ")
+        self.server.requests.append({"path": self.path, "body": None, "key": key})
         self._answer(200, self.server.config)
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         is_json = self.headers["Content-Type"] == "application/json"
         self.server.requests.append(
-            {"path": self.path, "body": json.loads(body) if is_json else body}
+            {
+                "path": self.path,
+                "body": json.loads(body) if is_json else body,
+                "key": self.headers["Authorization"].removeprefix("Bearer "),
+            }
         )
         if self.path.endswith("/counts/"):
             self._answer(201, {"stored": 1, "duplicate": False})
@@ -348,6 +353,34 @@ def test_every_interval_is_posted_with_its_health_and_the_stop_posts_the_partial
     # The snapshot, a whole JPEG at the frame's size.
     (snapshot, *_) = stand_in.posted("snapshot")
     assert snapshot[:2] == b"\xff\xd8"
+
+
+def test_one_process_counts_several_cameras_each_with_its_key_and_outbox(stand_in, tmp_path):
+    start = datetime.now(UTC) - timedelta(seconds=10)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    cameras = [
+        CameraSpec(key=key, source=frames_at([frame] * 75, start, fps=25))  # 3 s each
+        for key in ("fsd_north", "fsd_south")
+    ]
+    agent = TrafficAgent(
+        cameras,
+        server_url=stand_in.url,
+        state_dir=tmp_path / "state",
+        fast=True,
+        interval_seconds=1,
+        counter_factory=ScriptedCounter,
+    )
+
+    figures = agent.run()
+
+    assert agent.errors == []
+    for key, figure in zip(("fsd_north", "fsd_south"), figures, strict=True):
+        posted = [
+            r["body"] for r in stand_in.requests if r["key"] == key and "/counts/" in r["path"]
+        ]
+        assert 3 <= len(posted) == figure["sent"] <= 4
+        assert sum(c["count"] for r in posted for c in r["counts"]) == 15  # every 5th frame
+        assert (tmp_path / "state" / f"{traffic_agent.state_name(key)}.sqlite3").exists()
 
 
 def test_without_the_site_the_agent_counts_with_the_config_it_had_last(stand_in, tmp_path):
