@@ -19,6 +19,7 @@ About 3 minutes with the defaults (both sets) on one core.
 """
 
 import argparse
+import ast
 import math
 import sys
 import time
@@ -52,9 +53,9 @@ KINDS = {
 }
 
 
-def run_scene(kind: str, seed: int, seconds: float) -> dict:
+def run_scene(kind: str, seed: int, seconds: float, settings: CounterSettings) -> dict:
     scene = traffic_scene(seed=seed, seconds=seconds, **KINDS[kind])
-    counter = Counter(scene.lines, CounterSettings(), (640, 480))
+    counter = Counter(scene.lines, settings, (640, 480))
     names = {line.id: line.name for line in scene.lines}
     counts = {line.name: {"in": {}, "out": {}} for line in scene.lines}
     cpu = 0.0
@@ -133,14 +134,25 @@ def main() -> int:
     parser.add_argument("--set", choices=["tuning", "held-out", "both"], default="both")
     parser.add_argument("--kinds", help="comma-separated scene kinds (default: all)")
     parser.add_argument("--seeds", help="comma-separated seeds instead of the set's")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a CounterSettings field to change (a Python literal), e.g. close_size=5",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every line, not errors")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     kinds = args.kinds.split(",") if args.kinds else list(KINDS)
+    changes = dict(item.split("=", 1) for item in args.setting)
+    settings = CounterSettings.from_config({k: ast.literal_eval(v) for k, v in changes.items()})
     sets = ["tuning", "held-out"] if args.set == "both" else [args.set]
     for name in sets:
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else TUNING_SEEDS[name]
-        results = [run_scene(kind, seed, args.seconds) for kind in kinds for seed in seeds]
+        results = [
+            run_scene(kind, seed, args.seconds, settings) for kind in kinds for seed in seeds
+        ]
         frames = sum(r["frames"] for r in results)
         report(
             results, f"{name} seeds {', '.join(map(str, seeds))} ({frames} frames)", args.verbose

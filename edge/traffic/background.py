@@ -119,7 +119,7 @@ class Background:
             now, before = now[still], before[still]
         if now.size < 64:
             return
-        gain = float(np.median(now / (before + 3.0)))
+        gain = float(np.median(now / np.maximum(before, 1.0)))
         if 0.2 < gain < 5 and abs(gain - 1) > 0.001:
             self.model *= gain
         self.gain = gain

@@ -119,7 +119,7 @@ class CounterSettings:
     # An opening removes speckles of this size, a closing joins the parts of one vehicle
     # (windows, a roof of the asphalt's colour) across gaps up to about this size.
     open_size: int = 3
-    close_size: int = 7
+    close_size: int = 5
 
     # --- tracker ---
     # A track is unseen for at most this many frames (an occlusion by a pole, a passing
