@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from . import nodes as node_services
@@ -214,30 +214,38 @@ def _utc(value) -> datetime:
 
 
 def _kwh_total(node_list, period, start, end, zone) -> float:
-    """The kWh of the whole range (the period before, to compare): one sum, of the days that
-    lie wholly inside it and the hours at its ends when the days are the zone's; of hours
+    """The kWh of the whole range (the period before, to compare), in one query: the days that
+    lie wholly inside it and the hours at its ends when the days are the zone's; hours
     otherwise."""
     ids = [node.pk for node in node_list]
     if not ids:
         return 0.0
     first_day, last_day = _day_after(start, zone), end.astimezone(zone).date()
     midnights = [datetime.combine(day, datetime.min.time(), zone) for day in (first_day, last_day)]
-    hours = HourRollup.objects.filter(node_id__in=ids)
     # Days only where their midnights fall on UTC hours: the hours at the ends then meet them.
     if (
         first_day >= last_day
         or not _same_zone(node_list, zone)
         or any(midnight.astimezone(UTC).minute for midnight in midnights)
     ):
-        return (
-            hours.filter(start__gte=start, start__lt=end).aggregate(kwh=Sum("energy_used"))["kwh"]
-            or 0.0
-        )
-    days = DayRollup.objects.filter(node_id__in=ids, start__gte=first_day, start__lt=last_day)
-    ends = hours.filter(
-        Q(start__gte=start, start__lt=midnights[0]) | Q(start__gte=midnights[1], start__lt=end)
+        first_day = last_day = None
+        midnights = [end, end]
+    nodes = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT COALESCE(SUM(energy_used), 0) FROM {HourRollup._meta.db_table} "
+        f"WHERE node_id IN ({nodes}) AND (start >= %s AND start < %s OR start >= %s AND start < %s)"
     )
-    return sum(rows.aggregate(kwh=Sum("energy_used"))["kwh"] or 0.0 for rows in (days, ends))
+    ops = connection.ops
+    params = [*ids, *(ops.adapt_datetimefield_value(t) for t in (start, *midnights, end))]
+    if first_day is not None:
+        sql += (
+            f" UNION ALL SELECT COALESCE(SUM(energy_used), 0) FROM {DayRollup._meta.db_table} "
+            f"WHERE node_id IN ({nodes}) AND start >= %s AND start < %s"
+        )
+        params += [*ids, ops.adapt_datefield_value(first_day), ops.adapt_datefield_value(last_day)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sum(kwh for (kwh,) in cursor.fetchall())
 
 
 def _same_zone(node_list, zone: ZoneInfo) -> bool:

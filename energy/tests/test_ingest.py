@@ -221,6 +221,29 @@ def test_consumption_compares_with_the_period_before():
     assert result.previous_total == pytest.approx(previous.total)
 
 
+def test_the_period_before_sums_its_whole_days_and_the_hours_at_its_ends_exactly():
+    madrid = ZoneInfo("Europe/Madrid")
+    owner = make_user("madrid@example.com")
+    owner.time_zone = "Europe/Madrid"
+    owner.save()
+    node = meter(owner=owner)
+    assert node.time_zone == "Europe/Madrid"
+    counter, readings = 0.0, []
+    for hour in range(24 * 9):  # a reading an hour for nine days, one kWh more each time
+        counter += 1 + hour % 3
+        readings.append({"energy": counter, "ts": NOW - timedelta(days=9, hours=-hour)})
+    send(*readings)
+    end = NOW - timedelta(hours=1, minutes=20)  # not on a midnight: partial days at both ends
+    result = selectors.consumption([node], "hour", end - timedelta(days=3), end, madrid)
+    # The same range hour by hour: its days are summed from day rollups, its ends from hours.
+    before = HourRollup.objects.filter(
+        node=node, start__gte=result.start - (end - result.start), start__lt=result.start
+    )
+    expected = sum(before.values_list("energy_used", flat=True))
+    assert expected > 24 * 2
+    assert result.previous_total == pytest.approx(expected)
+
+
 def test_a_new_owner_time_zone_recuts_the_days():
     owner = make_user("tz@example.com")
     node = meter(owner=owner)
