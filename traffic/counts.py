@@ -26,7 +26,7 @@ from .live import intersection_group
 from .models import Count, CountStatus, Movement, TrafficCamera, Upload
 from .selectors import interval_payload
 
-HEALTH_FIELDS = ("fps", "frames", "dropped_frames", "gaps_seconds")
+HEALTH_FIELDS = ("fps", "frames", "dropped_frames", "gaps_seconds", "partial")
 
 
 class UnknownLines(Exception):

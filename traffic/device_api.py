@@ -152,6 +152,9 @@ class IntervalHealthSerializer(serializers.Serializer):
     frames = serializers.IntegerField(required=False, min_value=0)
     dropped_frames = serializers.IntegerField(required=False, min_value=0)
     gaps_seconds = serializers.FloatField(required=False, min_value=0, max_value=86_400)
+    partial = serializers.BooleanField(
+        required=False, help_text="The agent started or stopped inside the interval."
+    )
 
 
 class IntervalSerializer(serializers.Serializer):

@@ -93,6 +93,14 @@ def test_an_interval_is_stored_as_pending_counts_with_the_edge_s_health():
     assert camera.is_online and camera.health["fps"] == 24.8
 
 
+def test_an_interval_cut_short_by_the_agent_starting_or_stopping_says_so():
+    camera, key = new_camera()
+    body = report(camera)
+    body["health"]["partial"] = True
+    assert post_counts(key, body).status_code == 201
+    assert Upload.objects.get().health["partial"] is True
+
+
 def test_a_re_posted_interval_is_stored_once():
     camera, key = new_camera()
     body = report(camera)
