@@ -1,7 +1,8 @@
 """Live events of the energy domain. Groups:
 
 - `energy.node.<id>`: "reading" with the newest values of one node (its dashboard);
-- `energy.owner.<user id>` and `energy.all` (admins): "node" with a node's summary (the panel).
+- `energy.owner.<user id>` and `energy.all` (admins): "nodes" with the summaries of the nodes
+  that reported in a batch (the panel), and "node" when one node's state changes otherwise.
 
 A node's events are sent at most once per ENERGY_LIVE_INTERVAL: a meter reporting ten times a
 second still costs a browser one event a second, the newest.
@@ -9,6 +10,7 @@ second still costs a browser one event a second, the newest.
 
 import random
 import time
+from collections import defaultdict
 
 from django.conf import settings
 
@@ -54,6 +56,7 @@ def readings_stored(nodes: dict, readings: list) -> None:
     by_id = {node.id: node for node in nodes.values()}
     now = time.monotonic()
     events = []
+    summaries: dict[str, list] = defaultdict(list)
     interval = settings.ENERGY_LIVE_INTERVAL
     for node_id, reading in newest.items():
         if node_id not in _last_sent:
@@ -73,7 +76,11 @@ def readings_stored(nodes: dict, readings: list) -> None:
         }
         events.append((node_group(node_id), "reading", data))
         summary = {"node": node_id, "latest": node.latest, "last_reading_at": node.last_reading_at}
-        events += [(group, "node", summary) for group in owner_groups(node.owner_id)]
+        for group in owner_groups(node.owner_id):
+            summaries[group].append(summary)
+    # One event per panel group for the whole batch: a hundred meters reporting together are
+    # a hundred node events, but only a few panels.
+    events += [(group, "nodes", {"nodes": nodes}) for group, nodes in summaries.items()]
     live.publish_many(events)
 
 
