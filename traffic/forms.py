@@ -8,6 +8,7 @@ import math
 
 from django import forms
 from django.db import transaction
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TIME_ZONES
@@ -63,7 +64,7 @@ class CameraForm(forms.ModelForm):
             "sensitivity",
         ]
         widgets = {
-            "source": forms.TextInput(attrs={"placeholder": "rtsp://… " + str(_("or")) + " 0"}),
+            "source": forms.TextInput(attrs={"placeholder": format_lazy("rtsp://… {} 0", _("or"))}),
             "sensitivity": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
         }
         help_texts = {

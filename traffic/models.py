@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # A camera that sent nothing (heartbeat or counts) for this long is shown offline.
 OFFLINE_AFTER = timedelta(seconds=90)
@@ -335,8 +336,9 @@ class SyncBatch(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")
-        SENT = "sent", _("sent")
-        FAILED = "failed", _("failed")  # gave up: an operator may retry it
+        SENT = "sent", pgettext_lazy("FlowTrack batch", "sent")
+        # gave up: an operator may retry it
+        FAILED = "failed", pgettext_lazy("FlowTrack batch", "failed")
 
     key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     intersection = models.ForeignKey(

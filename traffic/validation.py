@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import Count, CountStatus, Intersection, SyncBatch
 from .selectors import range_counts, zone_of
@@ -113,7 +114,11 @@ def queue_batch(intersection: Intersection, start: datetime, end: datetime, user
         pending = in_range.filter(status=CountStatus.PENDING).count()
         if pending:
             raise ReviewRefused(
-                _("%(count)d counts of this range are still pending: review them first.")
+                ngettext(
+                    "%(count)d count of this range is still pending: review it first.",
+                    "%(count)d counts of this range are still pending: review them first.",
+                    pending,
+                )
                 % {"count": pending},
                 "pending",
             )

@@ -537,7 +537,7 @@ def _review_tables(place: Intersection, choice: dict) -> list[dict]:
             (line, direction, vehicle_class)
             for line in lines[camera.pk]
             for direction in Direction.values
-            for vehicle_class in VehicleClass.values
+            for vehicle_class in VehicleClass  # members: .label names the column
         ]
         for camera in camera_list
     }

@@ -164,7 +164,7 @@
       const row = document.createElement("div");
       row.className = "d-flex align-items-center justify-content-between small" + (index === selectedMask ? " fw-semibold" : "");
       const label = document.createElement("span");
-      label.textContent = interpolate(gettext("Mask %(number)s · %(corners)s corners"), { number: index + 1, corners: polygon.length }, true);
+      label.textContent = interpolate(ngettext("Mask %(number)s · %(corners)s corner", "Mask %(number)s · %(corners)s corners", polygon.length), { number: index + 1, corners: polygon.length }, true);
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "btn btn-sm btn-link text-danger p-0";
