@@ -32,6 +32,8 @@ class Blob:
     w: int
     h: int
     area: int
+    # Partly out of view: at the frame's edge or against a mask.
+    cut: bool = False
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -57,6 +59,8 @@ class Background:
         the background learnt so far is kept."""
         self.settings = settings
         self.keep = keep
+        # Sums of masked pixels over any box, to tell blobs cut by a mask.
+        self._hidden = None if keep is None else cv2.integral(cv2.bitwise_not(keep) // 255)
         self._open = _kernel(settings.open_size, cv2.MORPH_RECT)
         self._close = _kernel(settings.close_size, cv2.MORPH_ELLIPSE)
 
@@ -87,10 +91,22 @@ class Background:
         self._busy = foreground if shadows is None else foreground | shadows.view(np.uint8) * 255
         count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
         return [
-            Blob(int(x), int(y), int(w), int(h), int(area))
+            Blob(int(x), int(y), int(w), int(h), int(area), self._cut(x, y, w, h))
             for x, y, w, h, area in stats[1:count]
             if area >= min_area
         ]
+
+    def _cut(self, x: int, y: int, w: int, h: int) -> bool:
+        width, height = self.size
+        if x <= 0 or y <= 0 or x + w >= width or y + h >= height:
+            return True
+        if self._hidden is None:
+            return False
+        # The box grown by 2 px holds masked pixels: the mask hides part of the vehicle.
+        x1, y1 = max(0, x - 2), max(0, y - 2)
+        x2, y2 = min(width, x + w + 2), min(height, y + h + 2)
+        hidden = self._hidden
+        return bool(hidden[y2, x2] - hidden[y1, x2] - hidden[y2, x1] + hidden[y1, x1] > 0)
 
     def learn(self, boxes: list[tuple[float, float, float, float]]) -> None:
         """Blend the last frame into the background, slowly under the blobs and `boxes`

@@ -186,5 +186,8 @@ class Counter:
         return Crossing(track.id, line_id, direction, vehicle_class, index, at)
 
     def _class_of(self, track: Track) -> str:
-        area = statistics.median(track.areas) if track.areas else track.w * track.h
+        if track.areas:
+            area = statistics.median(track.areas)
+        else:  # never whole in view: at least as large as the most of it seen
+            area = track.edge_area or track.w * track.h
         return self.settings.vehicle_class(area * self._area_scale)

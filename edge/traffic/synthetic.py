@@ -127,6 +127,15 @@ class TrafficScene:
                 by_class[vehicle.vehicle_class] = by_class.get(vehicle.vehicle_class, 0) + 1
         return counts
 
+    def crossings(self) -> list[tuple[str, str, str, int]]:
+        """(line name, direction, class, frame) of every true crossing, in frame order."""
+        found = [
+            (line.name, direction, vehicle.vehicle_class, frame)
+            for vehicle in self.vehicles
+            for line, direction, frame in _crossings(vehicle, self.lines)
+        ]
+        return sorted(found, key=lambda c: c[3])
+
     def movements(self) -> dict:
         """{(from line name, to line name, class): n}: each pair of lines crossed one after
         the other by one vehicle."""

@@ -25,7 +25,8 @@ GATE = 2.0
 # Loose pieces are joined to a track's blob while the union stays within this factor of the
 # track's size (plus a few pixels).
 PIECES_GROWTH = 1.3
-DUPLICATE_IOU = 0.6
+# Two tracks whose boxes overlap this much (of the smaller one) are one vehicle.
+DUPLICATE_OVERLAP = 0.7
 # A merged track's edge within this share of its size (or 2 px) of the blob's edge follows it.
 EDGE_TOLERANCE = 0.3
 # Velocity of a merged track that follows no edge fades by this factor each frame.
@@ -50,8 +51,10 @@ class Track:
     hits: int = 1
     missed: int = 0
     age: int = 0
-    # Blob areas when the track had its blob to itself (processing pixels).
+    # Blob areas when the track had its blob to itself (processing pixels), whole in view;
+    # and the largest while it was cut by the frame's edge.
     areas: list[int] = field(default_factory=list)
+    edge_area: int = 0
     lines: dict = field(default_factory=dict)  # line id -> LineState
     pending: list = field(default_factory=list)  # crossings before the track was confirmed
     last_line: int | str | None = None
@@ -100,7 +103,7 @@ class Tracker:
                 tracks = tracks[:1]
             if len(tracks) == 1:
                 box, area, pieces = self._with_pieces(tracks[0], blob, blobs, taken)
-                self._measure(tracks[0], box, area if pieces == 1 else None)
+                self._measure(tracks[0], box, area if pieces == 1 else None, blob.cut)
             else:
                 for track in tracks:
                     self._measure_merged(track, blob)
@@ -165,8 +168,11 @@ class Tracker:
                 taken.add(index)
         return box, area, pieces
 
-    def _measure(self, track: Track, box: Box, area: int | None) -> None:
+    def _measure(self, track: Track, box: Box, area: int | None, cut: bool) -> None:
         x1, y1, x2, y2 = box
+        if area is not None and cut:
+            track.edge_area = max(track.edge_area, area)
+            area = None
         self._correct(track, (x1 + x2) / 2, (y1 + y2) / 2)
         gain = 1.0 if track.age < YOUNG_FRAMES else SIZE_GAIN
         track.w += gain * (x2 - x1 - track.w)
@@ -201,7 +207,10 @@ class Tracker:
     def _start(self, blob: Blob) -> None:
         x1, y1, x2, y2 = blob.box
         track = Track(self._next_id, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
-        track.areas.append(blob.area)
+        if blob.cut:
+            track.edge_area = blob.area
+        else:
+            track.areas.append(blob.area)
         track.measured = True
         self._next_id += 1
         self.tracks.append(track)
@@ -222,14 +231,15 @@ class Tracker:
         return ended
 
     def _duplicates(self) -> list[Track]:
-        """Younger tracks sitting on an older one's box: one vehicle tracked twice."""
+        """Younger tracks mostly within an older one's box: one vehicle tracked twice (or a
+        piece of it tracked on its own)."""
         duplicates = []
         ordered = sorted(self.tracks, key=lambda t: t.id)
         for i, older in enumerate(ordered):
             if older in duplicates:
                 continue
             for younger in ordered[i + 1 :]:
-                if younger in duplicates or _iou(older.box, younger.box) < DUPLICATE_IOU:
+                if younger in duplicates or _overlap(older.box, younger.box) < DUPLICATE_OVERLAP:
                     continue
                 for line_id, state in younger.lines.items():
                     older.line_state(line_id).absorb(state)
@@ -269,10 +279,10 @@ def _union(a: Box, b: Box) -> Box:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
-def _iou(a: Box, b: Box) -> float:
+def _overlap(a: Box, b: Box) -> float:
+    """The share of the smaller box that the other covers."""
     inter = _intersection(a, b)
     if not inter:
         return 0.0
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return inter / (area_a + area_b - inter)
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return inter / smaller
