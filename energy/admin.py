@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from . import nodes
@@ -95,8 +96,13 @@ class PendingDeviceAdmin(admin.ModelAdmin):
             )
 
 
+# A webhook typed without its scheme is taken as https, as on the site's forms.
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ["name", "owner", "node", "kind", "enabled"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "owner__email", "node__device_id"]
@@ -152,6 +158,7 @@ class AutomationRunInline(admin.TabularInline):
 
 @admin.register(Automation)
 class AutomationAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ["name", "owner", "trigger", "action", "enabled", "last_run_at"]
     list_filter = ["trigger", "action", "enabled"]
     search_fields = ["name", "owner__email"]
