@@ -1,6 +1,6 @@
 """Endpoints the traffic counter calls with its device key (`Authorization: Bearer fsd_...`),
 mounted at /api/traffic/device/. The key must be a traffic camera's: another device's → 403.
-The contract is in the README ("The traffic counter's endpoints")."""
+The contract is in the README ("What a traffic camera sends")."""
 
 import math
 from datetime import timedelta

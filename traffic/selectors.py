@@ -206,19 +206,17 @@ def count_totals(
     """Vehicles over [start, end) per the dimensions in `by`; rows as counts_by_bucket's,
     without "bucket", largest first."""
     fields = [name for name in DIMENSIONS if name in by]
-    sums = (
-        range_counts(
-            intersection=intersection,
-            start=start,
-            end=end,
-            camera=camera,
-            line=line,
-            statuses=statuses,
-        )
-        .order_by()
-        .values(*fields)
-        .annotate(total=Sum("count"))
+    counts = range_counts(
+        intersection=intersection,
+        start=start,
+        end=end,
+        camera=camera,
+        line=line,
+        statuses=statuses,
     )
+    if not fields:  # values() without fields would group by every column: one grand total
+        return [{"count": counts.aggregate(total=Sum("count"))["total"] or 0}]
+    sums = counts.order_by().values(*fields).annotate(total=Sum("count"))
     lines = _lines_of(intersection) if "line" in fields else {}
     rows = []
     for row in sums:

@@ -396,7 +396,7 @@ def camera_settings(request, pk):
 
 
 @login_required
-@can_change_cameras
+@can_add_cameras  # who may give a camera a key: admins, as in the API
 def camera_rotate_key(request, pk):
     camera = get_object_or_404(TrafficCamera.objects.select_related("intersection"), pk=pk)
     if request.method == "POST":

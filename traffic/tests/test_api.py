@@ -85,6 +85,15 @@ def test_counts_are_aggregated_by_bucket_and_class(viewer, reported):
     assert len(body["rows"]) == 2 and body["time_zone"] == "UTC"
 
 
+def test_counts_aggregated_by_nothing_are_one_total(viewer, reported):
+    camera, start = reported
+    answer = api(viewer).get(
+        "/api/traffic/counts/aggregate/", {**range_of(camera, start), "bucket": "day", "by": ""}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["totals"] == [{"count": 14}]
+
+
 def test_counts_export_as_csv(viewer, reported):
     camera, start = reported
     answer = api(viewer).get("/api/traffic/counts/export/", range_of(camera, start))
