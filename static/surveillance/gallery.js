@@ -116,11 +116,20 @@
     if (!box.classList.contains("show")) return;
     if (key.key === "ArrowLeft") { key.preventDefault(); step(-1); }
     if (key.key === "ArrowRight") { key.preventDefault(); step(1); }
-    if (key.key === "Escape" && !box.contains(key.target)) modal.hide();
+    if (key.key === "Escape") close();
   });
   document.getElementById("lightbox-prev").addEventListener("click", () => step(-1));
   document.getElementById("lightbox-next").addEventListener("click", () => step(1));
   showBoxes.addEventListener("change", () => { if (index >= 0) drawBoxes(events[index]); });
+  // Esc closes the box wherever the focus went; pressed while it is still opening (Bootstrap
+  // ignores a hide() then), it closes as soon as it is open.
+  let opening = false;
+  box.addEventListener("show.bs.modal", () => { opening = true; });
+  box.addEventListener("shown.bs.modal", () => { opening = false; });
+  function close() {
+    if (opening) box.addEventListener("shown.bs.modal", () => modal.hide(), { once: true });
+    else modal.hide();
+  }
   box.addEventListener("hidden.bs.modal", () => {
     const thumb = grid.querySelector('[data-index="' + index + '"]');
     if (thumb) thumb.focus();

@@ -88,8 +88,13 @@ def assert_box_drawn_at(page, box, *, frame):
     rect = page.locator("#lightbox-boxes rect")
     expect(rect).to_have_count(1)
     expect(rect).to_have_attribute("x", str(box[0]))
-    image = page.locator("#lightbox-image").bounding_box()
-    drawn = rect.bounding_box()
+    # Both measured in one go: the modal may still be sliding in, moving them together.
+    image, drawn = page.evaluate(
+        """() => ["#lightbox-image", "#lightbox-boxes rect"].map((selector) => {
+            const r = document.querySelector(selector).getBoundingClientRect();
+            return {x: r.x, y: r.y, width: r.width, height: r.height};
+        })"""
+    )
     scale_x, scale_y = image["width"] / frame[0], image["height"] / frame[1]
     assert image["width"] > frame[0]  # shown larger than the frame: the box was scaled
     expected = (
