@@ -1,5 +1,5 @@
-"""API conventions shared by every app: pagination and one error shape (who may call:
-flowsuite.permissions).
+"""API conventions shared by every app: pagination, one error shape, and reading a JPEG body
+(who may call: flowsuite.permissions).
 
 Errors always look like:
     {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {"name": ["..."]}}}
@@ -8,7 +8,8 @@ Errors always look like:
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, pagination
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions, pagination, parsers, status
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -48,3 +49,27 @@ def _message_of(exc) -> str:
     if isinstance(detail, list):
         return " ".join(str(item) for item in detail)
     return str(detail)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("The upload is too large.")
+    default_code = "too_large"
+
+
+def jpeg_body_parser(max_bytes: int, too_large: str) -> type[parsers.BaseParser]:
+    """A parser for a body that is one JPEG (`Content-Type: image/jpeg`) of at most
+    `max_bytes`: it reads no further, and answers 413 with `too_large` past it."""
+
+    class JpegParser(parsers.BaseParser):
+        media_type = "image/jpeg"
+
+        def parse(self, stream, media_type=None, parser_context=None):
+            if stream is None:
+                return b""
+            data = stream.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise PayloadTooLarge(too_large)
+            return data
+
+    return JpegParser

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from flowsuite.api import PayloadTooLarge, jpeg_body_parser
 from flowsuite.permissions import IsDevice
 
 from . import events, heartbeats, streaming
@@ -39,12 +40,6 @@ class IsCamera(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return camera_of(request) is not None
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The upload is too large.")
-    default_code = "too_large"
 
 
 class CameraUploadThrottle(throttling.BaseThrottle):
@@ -242,23 +237,15 @@ class HeartbeatView(DeviceView):
 # --- live frames -------------------------------------------------------------------------
 
 
-class JpegParser(parsers.BaseParser):
-    media_type = "image/jpeg"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        if stream is None:
-            return b""
-        data = stream.read(streaming.MAX_FRAME_BYTES + 1)
-        if len(data) > streaming.MAX_FRAME_BYTES:
-            raise PayloadTooLarge(_("A live frame may be at most 1 MB."))
-        return data
-
-
 class FrameView(DeviceView):
     """A live frame (the body is one JPEG, `Content-Type: image/jpeg`, at most 1 MB), relayed
     to the people watching the camera. The answer says whether to go on streaming."""
 
-    parser_classes = [JpegParser]
+    parser_classes = [
+        jpeg_body_parser(
+            streaming.MAX_FRAME_BYTES, gettext_lazy("A live frame may be at most 1 MB.")
+        )
+    ]
 
     @extend_schema(
         operation_id="surveillance_device_frame",

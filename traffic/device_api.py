@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, parsers, permissions, serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flowsuite.api import PayloadTooLarge, jpeg_body_parser
 from flowsuite.permissions import IsDevice
 
 from . import counts, heartbeats
@@ -33,12 +34,6 @@ class IsTrafficCamera(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return camera_of(request) is not None
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The upload is too large.")
-    default_code = "too_large"
 
 
 class DeviceView(APIView):
@@ -281,23 +276,15 @@ class HeartbeatView(DeviceView):
 # --- snapshot -------------------------------------------------------------------------------
 
 
-class JpegParser(parsers.BaseParser):
-    media_type = "image/jpeg"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        if stream is None:
-            return b""
-        data = stream.read(heartbeats.MAX_SNAPSHOT_BYTES + 1)
-        if len(data) > heartbeats.MAX_SNAPSHOT_BYTES:
-            raise PayloadTooLarge(_("A snapshot may be at most 1 MB."))
-        return data
-
-
 class SnapshotView(DeviceView):
     """The camera's view (one JPEG as the body, `Content-Type: image/jpeg`, at most 1 MB),
     kept as its latest snapshot: analysts draw counting lines on it."""
 
-    parser_classes = [JpegParser]
+    parser_classes = [
+        jpeg_body_parser(
+            heartbeats.MAX_SNAPSHOT_BYTES, gettext_lazy("A snapshot may be at most 1 MB.")
+        )
+    ]
 
     @extend_schema(
         operation_id="traffic_device_snapshot",
