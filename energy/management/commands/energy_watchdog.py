@@ -1,9 +1,7 @@
-import signal
-import threading
-
 from django.core.management.base import BaseCommand
 
 from energy import worker
+from flowsuite.commands import repeat_until_stopped
 
 
 class Command(BaseCommand):
@@ -20,8 +18,4 @@ class Command(BaseCommand):
         if options["once"]:
             self.stdout.write(str(worker.tick()))
             return
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        while not stop.wait(options["interval"]):
-            worker.tick()
+        repeat_until_stopped(worker.tick, options["interval"])

@@ -1,9 +1,6 @@
-import signal
-import threading
-
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
+from flowsuite.commands import repeat_until_stopped
 from traffic import flowtrack
 from traffic.selectors import flowtrack_configured
 
@@ -25,14 +22,12 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(self.report(flowtrack.deliver_due()))
             return
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        while not stop.wait(interval):
-            close_old_connections()
-            done = flowtrack.deliver_due()
-            if any(done.values()):
-                self.stdout.write(self.report(done))
+        repeat_until_stopped(self.deliver, interval)
+
+    def deliver(self):
+        done = flowtrack.deliver_due()
+        if any(done.values()):
+            self.stdout.write(self.report(done))
 
     @staticmethod
     def report(done: dict) -> str:
