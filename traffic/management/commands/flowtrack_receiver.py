@@ -1,3 +1,6 @@
+import signal
+import threading
+
 from django.core.management.base import BaseCommand
 
 from traffic.receiver import make_server
@@ -20,11 +23,12 @@ class Command(BaseCommand):
         server.log = lambda line: self.stdout.write(line)
         self.stdout.write(
             f"FlowTrack stand-in on http://{host}:{server.server_port}/ "
-            f"({server.inbox.listing()['count']} batches held); Ctrl+C to stop"
+            f"({server.inbox.listing()['count']} batches held); Ctrl+C or SIGTERM to stop"
         )
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            # shutdown() waits for serve_forever(), which runs in this thread: ask from another.
+            signal.signal(signum, lambda *_: threading.Thread(target=server.shutdown).start())
         try:
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
         finally:
             server.server_close()
