@@ -21,19 +21,21 @@ from .selectors import zone_of
 NAME = "Main St & 5th Ave"
 DAYS = 3
 INTERVAL = 15  # minutes: a few days of history stay quick to seed
+# Across the road of `python -m edge traffic-demo-clip` (a four-lane road from x 0 to 640,
+# y 110 to 470; eastbound below y 290), so that the clip fed to a demo camera counts on them.
 CAMERAS = [
     (
         "North",
         [
-            ("Main St", 40, 300, 600, 300, "northbound", "southbound"),
-            ("5th Ave", 320, 60, 320, 460, "eastbound", "westbound"),
+            ("Main St west", 200, 110, 200, 470, "eastbound", "westbound"),
+            ("Main St east", 440, 470, 440, 110, "westbound", "eastbound"),
         ],
     ),
     (
         "South",
         [
-            ("Main St south", 40, 260, 600, 260, "northbound", "southbound"),
-            ("Car park exit", 500, 120, 620, 400, "leaving", "entering"),
+            ("Main St centre", 320, 110, 320, 470, "eastbound", "westbound"),
+            ("Eastbound lanes", 560, 290, 560, 470, "eastbound", "westbound"),
         ],
     ),
 ]
