@@ -4,6 +4,7 @@ settings."""
 import datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -85,7 +86,9 @@ class EventFilter(forms.Form):
 class CameraForm(forms.ModelForm):
     """A camera's name, place, time zone and notifications."""
 
-    time_zone = forms.ChoiceField(label=_("time zone"), choices=[(z, z) for z in TIME_ZONES])
+    time_zone = forms.ChoiceField(
+        label=_("time zone"), choices=[(z, z) for z in TIME_ZONES], initial=settings.TIME_ZONE
+    )
     discord_webhook_url = forms.URLField(
         label=Camera._meta.get_field("discord_webhook_url").verbose_name,
         max_length=500,

@@ -7,6 +7,7 @@ import json
 import math
 
 from django import forms
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -24,7 +25,9 @@ MIN_LINE_LENGTH = 10  # pixels of the frame: shorter is a slip of the mouse
 
 
 class IntersectionForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(label=_("time zone"), choices=[(z, z) for z in TIME_ZONES])
+    time_zone = forms.ChoiceField(
+        label=_("time zone"), choices=[(z, z) for z in TIME_ZONES], initial=settings.TIME_ZONE
+    )
 
     class Meta:
         model = Intersection
