@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from flowsuite import views as site_views
+
 from . import nodes, selectors
 from .forms import VIEW_ALL, ClaimForm, ConsumptionForm, NodeForm, RangeForm
 from .magnitudes import BY_KEY, SAMPLED
@@ -72,11 +74,10 @@ def _connection(request, node: Node) -> dict:
 
 
 def _show_key(request, node: Node, raw_key: str, *, rotated: bool = False):
-    """The page that shows a device key, once: it is not stored anywhere we could show again."""
-    context = {"node": node, "raw_key": raw_key, "rotated": rotated, **_connection(request, node)}
-    response = render(request, "energy/node_key_shown.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    context = {"node": node, **_connection(request, node)}
+    return site_views.device_key_page(
+        request, "energy/node_key_shown.html", context, raw_key, rotated=rotated
+    )
 
 
 # --- the panel, a node's dashboard, consumption ------------------------------------------

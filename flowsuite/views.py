@@ -72,3 +72,17 @@ def domain(request, domain):
     return render(
         request, "domain.html", {"domain": DOMAINS[domain], "slug": domain, "domains": DOMAINS}
     )
+
+
+def device_key_page(request, template: str, context: dict, raw_key: str, *, rotated: bool):
+    """The page that shows a device's new key, once: only its digest is stored, so the page
+    must not be kept by any cache either."""
+    context = {
+        **context,
+        "raw_key": raw_key,
+        "rotated": rotated,
+        "server_url": request.build_absolute_uri("/").rstrip("/"),
+    }
+    response = render(request, template, context)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from flowsuite import views as site_views
+
 from . import cameras, live, selectors
 from . import validation as review
 from .forms import (
@@ -344,19 +346,9 @@ def intersection_edit(request, pk):
 
 
 def _show_key(request, camera: TrafficCamera, raw_key: str, *, rotated: bool = False):
-    """The page that shows a camera's device key, once: only its digest is stored."""
-    response = render(
-        request,
-        "traffic/camera_key_shown.html",
-        {
-            "camera": camera,
-            "raw_key": raw_key,
-            "rotated": rotated,
-            "server_url": request.build_absolute_uri("/").rstrip("/"),
-        },
+    return site_views.device_key_page(
+        request, "traffic/camera_key_shown.html", {"camera": camera}, raw_key, rotated=rotated
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @login_required
