@@ -34,6 +34,8 @@ class Blob:
     area: int
     # Partly out of view: at the frame's edge or against a mask.
     cut: bool = False
+    # A piece of a blob cut between two vehicles (its area is a share of the blob's).
+    split: bool = False
 
     @property
     def box(self) -> tuple[float, float, float, float]:

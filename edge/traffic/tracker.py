@@ -5,14 +5,17 @@ most of it. A blob picked by one track is its measurement (with nearby loose pie
 same vehicle joined to it); a blob picked by several tracks is vehicles run together (a queue
 at a red light, a truck passing a car): each of those tracks keeps its own size and follows
 the blob's edge it is at (the queue's head its front, the last car its back), or stays where
-it was predicted within the blob. A blob nobody picks starts a track. A track not seen
-coasts on its velocity for up to `max_missed_frames`. Two tracks that come to cover the same
-blob alone are one vehicle: the younger ends and hands its counts to the older.
+it was predicted within the blob. Before that, a blob that vehicles known by their size
+(alone for a while, moving) are in is cut at their ends: a follower that comes into view
+already joined to the one ahead gets a blob, and so a track and its counts, of its own. A
+blob nobody picks starts a track. A track not seen coasts on its velocity for up to
+`max_missed_frames`. Two tracks that come to cover the same blob alone are one vehicle: the
+younger ends and hands its counts to the older.
 
 Coordinates are pixels of the processing size.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .background import Blob
 from .crossing import LineState
@@ -37,6 +40,24 @@ MERGED_DAMPING = 0.9
 YOUNG_FRAMES = 10
 # A blob this much inside a track's box starts no track.
 INSIDE_SHARE = 0.5
+# Known vehicles (on a blob of their own for YOUNG_FRAMES frames in a row, moving at least
+# SPLIT_SPEED px/frame mostly along x or y, whole in view along their way) cut a blob they
+# are in at their predicted ends: what lies beyond or between them, at least SPLIT_PIECE of
+# their length (plus 2 px) long, is another vehicle run into them (a follower whose gap a
+# shadow fills) and a blob of its own; shorter rests stay with them.
+SPLIT_SPEED = 0.5
+SPLIT_PIECE = 0.3
+# ... but at the frame's edge, where the other vehicle is coming into view, from this many px.
+EDGE_PIECE = 4
+# The outer vehicles' predicted ends within this share of their length of the blob's edge
+# (not the frame's) are taken to be there.
+SPLIT_SNAP = 0.15
+# A vehicle cuts a blob when it lies mostly (this share) within the blob's extent across its
+# way, and vehicles one behind the other overlap by this share of the narrower.
+IN_LINE_SHARE = 0.5
+# A blob more than this many times as wide across the way as the vehicle (plus 4 px) holds
+# vehicles side by side (two lanes, both ways): it is not cut.
+SPLIT_ACROSS = 2.0
 
 
 @dataclass
@@ -60,6 +81,8 @@ class Track:
     last_line: int | str | None = None
     merged: bool = False
     measured: bool = False
+    # Frames in a row it had a blob of its own (up to the last one).
+    alone: int = 0
 
     @property
     def box(self) -> Box:
@@ -87,11 +110,14 @@ class Tracker:
 
     def step(self, blobs: list[Blob], size: tuple[int, int]) -> list[Track]:
         """Move the tracks to this frame's blobs; return the tracks that ended."""
+        # Known vehicles, taken before they move (their last frames are the evidence).
+        known = [t for t in self.tracks if _known(t, size)]
         for track in self.tracks:
             track.cx += track.vx
             track.cy += track.vy
             track.measured = track.merged = False
             track.age += 1
+        blobs = self._split(blobs, known, size)
         claims = self._claims(blobs)
         taken = set(claims)
         ended = []
@@ -103,7 +129,8 @@ class Tracker:
                 tracks = tracks[:1]
             if len(tracks) == 1:
                 box, area, pieces = self._with_pieces(tracks[0], blob, blobs, taken)
-                self._measure(tracks[0], box, area if pieces == 1 else None, blob.cut)
+                whole = pieces == 1 and not blob.split
+                self._measure(tracks[0], box, area if whole else None, blob.cut)
             else:
                 for track in tracks:
                     self._measure_merged(track, blob)
@@ -114,6 +141,18 @@ class Tracker:
             gone = {id(t) for t in ended}
             self.tracks = [t for t in self.tracks if id(t) not in gone]
         return ended + self._end_tracks(size)
+
+    def _split(self, blobs: list[Blob], known: list[Track], size: tuple[int, int]) -> list[Blob]:
+        """Cut each blob that known vehicles are in at their ends: each keeps its own piece,
+        and a vehicle that ran into them (a follower arriving already joined to the one ahead
+        by a shadow or a short gap) is a blob of its own, for a new track or its own."""
+        if not known:
+            return blobs
+        result = []
+        for blob in blobs:
+            over = [t for t in known if _within(t, blob)]
+            result += _cut(blob, over, size) if over else [blob]
+        return result
 
     def _inside_a_track(self, blob: Blob) -> bool:
         """A blob mostly within a tracked vehicle is a piece of it (a queue's blob breaking
@@ -174,6 +213,7 @@ class Tracker:
             track.edge_area = max(track.edge_area, area)
             area = None
         self._correct(track, (x1 + x2) / 2, (y1 + y2) / 2)
+        track.alone += 1
         gain = 1.0 if track.age < YOUNG_FRAMES else SIZE_GAIN
         track.w += gain * (x2 - x1 - track.w)
         track.h += gain * (y2 - y1 - track.h)
@@ -185,6 +225,7 @@ class Tracker:
         x, follows_x = _follow_edge(track.cx, track.w, bx1, bx2)
         y, follows_y = _follow_edge(track.cy, track.h, by1, by2)
         self._correct(track, x, y, alone=False)
+        track.alone = 0
         if not follows_x:
             track.vx *= MERGED_DAMPING
         if not follows_y:
@@ -207,7 +248,7 @@ class Tracker:
     def _start(self, blob: Blob) -> None:
         x1, y1, x2, y2 = blob.box
         track = Track(self._next_id, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
-        if blob.cut:
+        if blob.cut or blob.split:
             track.edge_area = blob.area
         else:
             track.areas.append(blob.area)
@@ -221,6 +262,7 @@ class Tracker:
         for track in self.tracks:
             if not track.measured:
                 track.missed += 1
+                track.alone = 0
             outside = not (0 <= track.cx < width and 0 <= track.cy < height)
             if track.missed > self.max_missed or (outside and not track.measured):
                 ended.append(track)
@@ -253,6 +295,99 @@ class Tracker:
         """End every track (the source ended)."""
         ended, self.tracks = self.tracks, []
         return ended
+
+
+def _cut(blob: Blob, tracks: list[Track], size: tuple[int, int]) -> list[Blob]:
+    """`blob` cut along the way of the known vehicles in it, at their predicted ends (the
+    outer ones held to the blob's edge when near it): a piece for each of them and for what
+    is beyond or between them (another vehicle, not yet known); [blob] when nothing is."""
+    along_x = abs(tracks[0].vx) >= abs(tracks[0].vy)
+    for track in tracks[1:]:
+        if (abs(track.vx) >= abs(track.vy)) != along_x or not _in_line(tracks[0], track, along_x):
+            return [blob]  # side by side (two lanes) or crossing: left to the merged tracks
+    low, length = (blob.x, blob.w) if along_x else (blob.y, blob.h)
+    high = low + length
+    spans = []
+    for track in tracks:
+        extent = track.w if along_x else track.h
+        start = (track.cx if along_x else track.cy) - extent / 2
+        spans.append((start, start + extent, extent))
+    spans.sort()
+    (start, end, extent), last = spans[0], len(spans) - 1
+    limit = size[0] if along_x else size[1]
+    if low > 0 and abs(start - low) <= max(2.0, SPLIT_SNAP * extent):
+        spans[0] = (low, low + extent, extent)
+    start, end, extent = spans[last]
+    if high < limit and abs(end - high) <= max(2.0, SPLIT_SNAP * extent):
+        spans[last] = (high - extent, high, extent)
+    cuts = [low]
+    for index, (start, end, extent) in enumerate(spans):
+        smallest = SPLIT_PIECE * extent + 2
+        if index == 0:
+            if start - low >= (EDGE_PIECE if low <= 0 else smallest):
+                cuts.append(start)
+        else:
+            before_end, before_extent = spans[index - 1][1], spans[index - 1][2]
+            if start < before_end - EDGE_TOLERANCE * min(extent, before_extent):
+                return [blob]  # side by side (two lanes), not one after the other
+            if start - before_end >= SPLIT_PIECE * min(extent, before_extent) + 2:
+                cuts += [before_end, start]
+            else:
+                cuts.append((before_end + start) / 2)
+        if index == last and high - end >= (EDGE_PIECE if high >= limit else smallest):
+            cuts.append(end)
+    cuts.append(high)
+    cuts = sorted({min(high, max(low, round(c))) for c in cuts})
+    if len(cuts) <= 2:
+        return [blob]
+    width, height = size
+    pieces = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        area = max(1, round(blob.area * (b - a) / length))
+        if along_x:
+            piece = replace(blob, x=a, w=b - a, area=area, split=True)
+        else:
+            piece = replace(blob, y=a, h=b - a, area=area, split=True)
+        # Out of view at the frame's edge (a mask's cut is not told apart here).
+        x2, y2 = piece.x + piece.w, piece.y + piece.h
+        piece.cut = piece.x <= 0 or piece.y <= 0 or x2 >= width or y2 >= height
+        pieces.append(piece)
+    return pieces
+
+
+def _known(track: Track, size: tuple[int, int]) -> bool:
+    """A vehicle whose length along its way is known: on a blob of its own for the last
+    YOUNG_FRAMES frames, moving steadily along one way, and whole in view along it."""
+    vx, vy = track.vx, track.vy
+    along, across = max(abs(vx), abs(vy)), min(abs(vx), abs(vy))
+    if track.alone < YOUNG_FRAMES or along < SPLIT_SPEED or across > 0.5 * along:
+        return False
+    x1, y1, x2, y2 = track.box
+    if abs(vx) >= abs(vy):
+        return x1 + vx >= 1 and x2 + vx <= size[0] - 1
+    return y1 + vy >= 1 and y2 + vy <= size[1] - 1
+
+
+def _within(track: Track, blob: Blob) -> bool:
+    """The track overlaps the blob, and mostly lies within its extent across its way (not a
+    pedestrian or a vehicle in the next lane touching its side)."""
+    if _intersection(track.box, blob.box) <= 0:
+        return False
+    x1, y1, x2, y2 = track.box
+    if abs(track.vx) >= abs(track.vy):
+        inside, extent, across = min(y2, blob.y + blob.h) - max(y1, blob.y), y2 - y1, blob.h
+    else:
+        inside, extent, across = min(x2, blob.x + blob.w) - max(x1, blob.x), x2 - x1, blob.w
+    return inside >= IN_LINE_SHARE * extent and across <= SPLIT_ACROSS * extent + 4
+
+
+def _in_line(a: Track, b: Track, along_x: bool) -> bool:
+    """One is behind the other (their extents across the way overlap mostly)."""
+    if along_x:
+        (a1, a2), (b1, b2) = (a.cy - a.h / 2, a.cy + a.h / 2), (b.cy - b.h / 2, b.cy + b.h / 2)
+    else:
+        (a1, a2), (b1, b2) = (a.cx - a.w / 2, a.cx + a.w / 2), (b.cx - b.w / 2, b.cx + b.w / 2)
+    return min(a2, b2) - max(a1, b1) >= IN_LINE_SHARE * min(a2 - a1, b2 - b1)
 
 
 def _follow_edge(centre: float, size: float, low: float, high: float) -> tuple[float, bool]:
