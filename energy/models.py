@@ -179,6 +179,23 @@ class DayRollup(Rollup):
         ]
 
 
+class OwnerHourRollup(models.Model):
+    """The energy all of an owner's nodes used together in a UTC hour: "all my nodes" by the
+    hour over a year is 8,760 rows here instead of one per node and hour."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    energy_used = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "start"], name="energy_owner_hour_start")
+        ]
+
+    def __str__(self):
+        return f"{self.owner_id} @ {self.start}"
+
+
 class PendingDevice(models.Model):
     """A device id that sent data but belongs to no node: an admin may claim it."""
 

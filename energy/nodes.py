@@ -77,10 +77,19 @@ def node_create(*, owner: User, device_id: str, name: str, **fields) -> tuple[No
 
 @transaction.atomic
 def node_update(node: Node, **fields) -> Node:
+    """Save a node's changes; one given to another owner moves its energy into their hours
+    and its days into their time zone."""
+    previous_owner = Node.objects.filter(pk=node.pk).values_list("owner_id", flat=True).get()
     for name, value in fields.items():
         setattr(node, name, value)
     node.full_clean()
     node.save()
+    if node.owner_id != previous_owner:
+        rollups.rebuild_owner_hours([previous_owner, node.owner_id])
+        zone = _owner_zone(node.owner)
+        if node.time_zone != zone:
+            rollups.rebuild_days(node, zone)
+            node.time_zone = zone
     live.node_changed(node, "updated")
     return node
 
@@ -88,9 +97,10 @@ def node_update(node: Node, **fields) -> Node:
 @transaction.atomic
 def node_delete(node: Node) -> None:
     """Remove a node, its readings and rollups, and revoke its device key."""
-    key = node.device_key
+    key, owner_id = node.device_key, node.owner_id
     live.node_changed(node, "deleted")
     node.delete()
+    rollups.rebuild_owner_hours([owner_id])
     if key is not None and key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

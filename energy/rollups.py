@@ -1,6 +1,7 @@
 """Rollups: per node, count/sum/min/max of each sampled magnitude and the energy used, per
-minute and hour (UTC) and per day (the node's time zone). The ingest service adds each batch
-to them, so a chart or an aggregate over any range reads a bounded number of rows."""
+minute and hour (UTC) and per day (the node's time zone), and per owner the energy of all
+their nodes by the hour. The ingest service adds each batch to them, so a chart or an
+aggregate over any range reads a bounded number of rows."""
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 
 from .magnitudes import SAMPLED
-from .models import DayRollup, HourRollup, MinuteRollup, Node
+from .models import DayRollup, HourRollup, MinuteRollup, Node, OwnerHourRollup
 
 STAT_COLUMNS = [f"{m.key}_{stat}" for m in SAMPLED for stat in ("count", "sum", "min", "max")]
 COLUMNS = ["node_id", "start", "readings", "energy_used", *STAT_COLUMNS]
@@ -79,6 +80,51 @@ def add(readings: Iterable, nodes: dict, *, count: bool = True) -> None:
     _upsert("minute", minutes)
     _upsert("hour", hours)
     _upsert("day", days)
+    _add_owner_hours(hours, nodes)
+
+
+def _add_owner_hours(hours: dict, nodes: dict) -> None:
+    energy: dict[tuple[int, datetime], float] = {}
+    for (node_id, hour), bucket in hours.items():
+        if bucket[1]:
+            key = (nodes[node_id].owner_id, hour)
+            energy[key] = energy.get(key, 0.0) + bucket[1]
+    if not energy:
+        return
+    table = OwnerHourRollup._meta.db_table
+    on_conflict = (
+        f"ON CONFLICT (owner_id, start) DO UPDATE "
+        f"SET energy_used = {table}.energy_used + excluded.energy_used"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            owners, starts = (list(column) for column in zip(*energy, strict=True))
+            cursor.execute(
+                f"INSERT INTO {table} (owner_id, start, energy_used) SELECT * FROM "
+                f"unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) {on_conflict}",
+                [owners, starts, list(energy.values())],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO {table} (owner_id, start, energy_used) VALUES (%s, %s, %s) {on_conflict}",
+            [(owner_id, adapt(hour), kwh) for (owner_id, hour), kwh in energy.items()],
+        )
+
+
+def rebuild_owner_hours(owner_ids: Iterable[int]) -> None:
+    """Sum the owners' hours again from their nodes' (a node changed hands or was removed)."""
+    owner_ids = list(owner_ids)
+    OwnerHourRollup.objects.filter(owner_id__in=owner_ids).delete()
+    placeholders = ", ".join(["%s"] * len(owner_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {OwnerHourRollup._meta.db_table} (owner_id, start, energy_used) "
+            f"SELECT n.owner_id, h.start, SUM(h.energy_used) FROM {TABLES['hour']} h "
+            f"JOIN {Node._meta.db_table} n ON n.id = h.node_id "
+            f"WHERE n.owner_id IN ({placeholders}) GROUP BY n.owner_id, h.start",
+            owner_ids,
+        )
 
 
 def _upsert(resolution: str, buckets: dict) -> None:

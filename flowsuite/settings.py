@@ -119,6 +119,18 @@ _is_sqlite = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int(
     "DATABASE_CONN_MAX_AGE", default=60 if _is_sqlite else 0
 )
+# PostgreSQL: a pool of connections per process, so a request does not open one of its own
+# (that was a third of a short API answer's time).
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=4)
+if (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    and DATABASE_POOL_SIZE
+    and not DATABASES["default"]["CONN_MAX_AGE"]  # Django pools only closed connections
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+    }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -244,6 +244,72 @@ def test_the_period_before_sums_its_whole_days_and_the_hours_at_its_ends_exactly
     assert result.previous_total == pytest.approx(expected)
 
 
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def hourly(node_list, zone=UTC_ZONE):
+    result = selectors.consumption(node_list, "hour", at(-4), at(2), zone)
+    return [round(kwh, 6) for _, kwh in result.buckets]
+
+
+def added(*series):
+    return [round(sum(values), 6) for values in zip(*series, strict=True)]
+
+
+def three_meters_of_two_owners():
+    ana, bea = make_user("ana@example.com"), make_user("bea@example.com")
+    a1, a2, b1 = meter("a1", owner=ana), meter("a2", owner=ana), meter("b1", owner=bea)
+    send({"energy": 10.0, "ts": at(-3)}, {"energy": 12.0, "ts": at(-1)}, device_id="a1")
+    send({"energy": 5.0, "ts": at(-4)}, {"energy": 5.5, "ts": at(0, 30)}, device_id="a2")
+    send({"energy": 1.0, "ts": at(-2)}, {"energy": 4.0, "ts": at(1)}, device_id="b1")
+    # a1 backfills an hour it missed; a2's meter reboots (counter back to zero)
+    send({"energy": 11.5, "ts": at(-2)}, device_id="a1")
+    send({"energy": 0.25, "ts": at(1, 30)}, device_id="a2")
+    return a1, a2, b1
+
+
+def test_all_of_an_owners_nodes_by_the_hour_add_up_their_nodes_hours():
+    a1, a2, b1 = three_meters_of_two_owners()
+    assert hourly([a1]) == [0, 0, 1.5, 0.5, 0, 0]
+    assert hourly([a2]) == [0, 0, 0, 0, 0.5, 0.25]
+    assert hourly([b1]) == [0, 0, 0, 0, 0, 3.0]
+    assert hourly([a1, a2]) == [0, 0, 1.5, 0.5, 0.5, 0.25]  # all of ana's
+    assert hourly([a1, a2, b1]) == [0, 0, 1.5, 0.5, 0.5, 3.25]  # an admin's all
+    assert hourly([a1, b1]) == added(hourly([a1]), hourly([b1]))  # part of ana's
+    whole = selectors.consumption([a1, a2], "hour", at(-1), at(2), UTC_ZONE)
+    assert (whole.total, whole.previous_total) == (pytest.approx(1.25), pytest.approx(1.5))
+
+
+def test_a_node_given_to_another_owner_takes_its_energy_along():
+    a1, a2, b1 = three_meters_of_two_owners()
+    a3 = meter("a3", owner=a1.owner)
+    send({"energy": 7.0, "ts": at(-1)}, {"energy": 9.0, "ts": at(0)}, device_id="a3")
+    assert hourly([a1, a2, a3]) == [0, 0, 1.5, 0.5, 2.5, 0.25]
+    bea = b1.owner
+    bea.time_zone = "America/Mexico_City"
+    bea.save()
+    nodes.node_update(a3, owner=bea)
+    assert hourly([a1, a2]) == [0, 0, 1.5, 0.5, 0.5, 0.25]
+    assert hourly([b1, a3]) == [0, 0, 0, 0, 2.0, 3.0]
+    a3.refresh_from_db()
+    assert a3.time_zone == "America/Mexico_City"
+    # Its days are cut at Mexico City's midnight (06:00 UTC): its first reading, 05:00 UTC,
+    # falls on 9 March there, and the 2 kWh up to 06:00 UTC on the 10th.
+    days = DayRollup.objects.filter(node=a3).order_by("start")
+    assert [(day.isoformat(), kwh) for day, kwh in days.values_list("start", "energy_used")] == [
+        ("2026-03-09", 0.0),
+        ("2026-03-10", 2.0),
+    ]
+
+
+def test_removing_one_of_an_owners_nodes_takes_its_energy_out_of_their_hours():
+    a1, a2, b1 = three_meters_of_two_owners()
+    a3 = meter("a3", owner=a1.owner)
+    send({"energy": 7.0, "ts": at(-1)}, {"energy": 9.0, "ts": at(0)}, device_id="a3")
+    nodes.node_delete(a3)
+    assert hourly([a1, a2]) == [0, 0, 1.5, 0.5, 0.5, 0.25]
+
+
 def test_a_new_owner_time_zone_recuts_the_days():
     owner = make_user("tz@example.com")
     node = meter(owner=owner)
