@@ -22,6 +22,9 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from psycopg.types.json import Jsonb
+
+from flowsuite.postgres import binary_cursor
 
 from . import live, rollups
 from .magnitudes import ALL, BY_KEY, ENERGY, POWER
@@ -442,12 +445,14 @@ def _insert(readings: Sequence[StoredReading]) -> None:
     if not readings:
         return
     columns = ", ".join(["node_id", "ts", *COLUMNS, "energy_used"])
+    if connection.vendor == "postgresql":  # COPY: one round trip instead of one per row
+        copy_sql = f"COPY energy_reading ({columns}) FROM STDIN (FORMAT BINARY)"
+        with binary_cursor() as cursor, cursor.copy(copy_sql) as copy:
+            copy.set_types(["int8", "timestamptz", *["float8"] * (len(COLUMNS) + 1)])
+            for r in readings:
+                copy.write_row((r.node_id, r.ts, *map(r.values.get, COLUMNS), r.energy_used))
+        return
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # COPY: one round trip instead of one per row
-            with cursor.cursor.copy(f"COPY energy_reading ({columns}) FROM STDIN") as copy:
-                for r in readings:
-                    copy.write_row((r.node_id, r.ts, *map(r.values.get, COLUMNS), r.energy_used))
-            return
         rows = [
             (r.node_id, _sqlite_time(r.ts), *map(r.values.get, COLUMNS), r.energy_used)
             for r in readings
@@ -459,28 +464,30 @@ def _insert(readings: Sequence[StoredReading]) -> None:
 def _save_node_states(touched: list[NodeState], received_at: datetime) -> None:
     if not touched:
         return
+    postgres = connection.vendor == "postgresql"
     rows = [
         (
             node.id,
             _db(received_at),
             _db(node.last_reading_at),
-            json.dumps(node.latest),
-            node.counter_kwh,
+            Jsonb(node.latest) if postgres else json.dumps(node.latest),
+            None if node.counter_kwh is None else float(node.counter_kwh),
             _db(node.counter_at),
         )
         for node in touched
     ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one statement of arrays for all the nodes
+    if postgres:  # one statement of arrays for all the nodes
+        with binary_cursor() as cursor:
             cursor.execute(
                 "UPDATE energy_node AS n SET last_seen_at = v.seen, last_reading_at = v.reading, "
                 "latest = v.latest, counter_kwh = v.kwh, counter_at = v.counter FROM unnest("
-                "%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[], %s::float8[], "
-                "%s::timestamptz[]) AS v(id, seen, reading, latest, kwh, counter) "
+                "%b::bigint[], %b::timestamptz[], %b::timestamptz[], %b::jsonb[], %b::float8[], "
+                "%b::timestamptz[]) AS v(id, seen, reading, latest, kwh, counter) "
                 "WHERE n.id = v.id",
                 [list(column) for column in zip(*rows, strict=True)],
             )
-            return
+        return
+    with connection.cursor() as cursor:
         cursor.executemany(
             "UPDATE energy_node SET last_seen_at = %s, last_reading_at = %s, latest = %s, "
             "counter_kwh = %s, counter_at = %s WHERE id = %s",

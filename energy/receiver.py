@@ -72,6 +72,7 @@ class Receiver:
             clean_start=False,
             client_id=self.subscription.client_id,
             protocol=protocol,
+            read_ahead=True,
         )
         client.reconnect_delay_set(min_delay=1, max_delay=60)
         client.max_queued_messages_set(0)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from flowsuite.postgres import binary_cursor
+
 from .magnitudes import SAMPLED
 from .models import DayRollup, HourRollup, MinuteRollup, Node, OwnerHourRollup
 
@@ -96,16 +98,17 @@ def _add_owner_hours(hours: dict, nodes: dict) -> None:
         f"ON CONFLICT (owner_id, start) DO UPDATE "
         f"SET energy_used = {table}.energy_used + excluded.energy_used"
     )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            owners, starts = (list(column) for column in zip(*energy, strict=True))
+    if connection.vendor == "postgresql":
+        owners, starts = (list(column) for column in zip(*energy, strict=True))
+        with binary_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (owner_id, start, energy_used) SELECT * FROM "
-                f"unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) {on_conflict}",
+                f"unnest(%b::bigint[], %b::timestamptz[], %b::float8[]) {on_conflict}",
                 [owners, starts, list(energy.values())],
             )
-            return
-        adapt = connection.ops.adapt_datetimefield_value
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} (owner_id, start, energy_used) VALUES (%s, %s, %s) {on_conflict}",
             [(owner_id, adapt(hour), kwh) for (owner_id, hour), kwh in energy.items()],
@@ -145,11 +148,11 @@ def _upsert(resolution: str, buckets: dict) -> None:
 
 
 def _upsert_postgresql(table: str, resolution: str, buckets: dict) -> None:
-    """All the buckets in one statement of one array per column: its text never changes, so
-    psycopg parses it once (a VALUES list of a batch's rows had to be parsed every time)."""
+    """All the buckets in one statement of one array per column, sent in binary (each column's
+    values of one type: the arrays are typed by their values)."""
     rows = [(node_id, start, *bucket) for (node_id, start), bucket in buckets.items()]
     columns = [list(column) for column in zip(*rows, strict=True)]
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(_unnest_sql(resolution), columns)
 
 
@@ -183,7 +186,7 @@ def _on_conflict(table: str) -> str:
 @cache
 def _unnest_sql(resolution: str) -> str:
     table = TABLES[resolution]
-    arrays = ", ".join(f"%s::{kind}[]" for kind in _column_types(resolution))
+    arrays = ", ".join(f"%b::{kind}[]" for kind in _column_types(resolution))
     return (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) SELECT * FROM unnest({arrays}) "
         + _on_conflict(table)

@@ -85,6 +85,41 @@ class Mosquitto(Service):
         return [_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(config)]
 
 
+class TlsMosquitto(Mosquitto):
+    """Mosquitto on TLS only, with a certificate for 127.0.0.1 signed by a CA of its own
+    (`ca_file`), made with openssl when it starts."""
+
+    @property
+    def url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.dir / "ca.crt")
+
+    def command(self):
+        self._make_certificates()
+        command = super().command()
+        with open(self.dir / "mosquitto.conf", "a") as config:
+            for option, name in (("cafile", "ca.crt"), ("certfile", "server.crt")):
+                config.write(f"{option} {self.dir / name}\n")
+            config.write(f"keyfile {self.dir / 'server.key'}\n")
+        return command
+
+    def _make_certificates(self) -> None:
+        (self.dir / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl = _binary("openssl")
+        for args in (
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key"]
+            + ["-out", "ca.crt", "-days", "2", "-subj", "/CN=FlowSuite test CA"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key"]
+            + ["-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key"]
+            + ["-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"],
+        ):
+            subprocess.run([openssl, *args], cwd=self.dir, check=True, capture_output=True)
+
+
 class Redis(Service):
     name = "redis"
 

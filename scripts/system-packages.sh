@@ -6,6 +6,7 @@ command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mos
 command -v redis-server >/dev/null || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
+command -v openssl >/dev/null || missing+=(openssl)  # the TLS broker's test certificates
 if (( ${#missing[@]} )); then
   echo "== installing from Debian: ${missing[*]}"
   sudo=$(dirname "$0")/sudo.sh

@@ -18,6 +18,7 @@ from energy.bridge import Bridge
 from energy.models import LinkState, Node, PendingDevice, Reading
 from flowsuite.asgi import application
 from flowsuite.mqtt import Broker
+from flowsuite.testing import TlsMosquitto
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,10 +38,12 @@ def wait_until(condition, timeout=10.0, message="condition"):
 class Meter:
     """A meter on the broker: publishes with QoS 1; optionally with a last will."""
 
-    def __init__(self, url, device_id="esp32-a", will=False):
+    def __init__(self, url, device_id="esp32-a", will=False, ca_file=None):
         broker = Broker.from_url(url)
         self.device_id = device_id
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"meter-{device_id}")
+        if broker.tls:
+            self.client.tls_set(ca_certs=ca_file)
         if will:
             self.client.will_set(self.topic("status"), "offline", qos=1, retain=True)
         self.client.connect(broker.host, broker.port, keepalive=5)
@@ -266,6 +269,46 @@ def test_messages_published_while_the_bridge_restarts_are_all_stored(mosquitto, 
     thread.join(5)
     assert Reading.objects.count() == 500
     assert sorted(Reading.objects.values_list("power", flat=True)) == [float(n) for n in range(500)]
+    meter.close()
+
+
+@pytest.fixture
+def tls_mosquitto():
+    broker = TlsMosquitto().start()
+    yield broker
+    broker.cleanup()
+
+
+def test_a_tls_broker_is_trusted_through_its_ca_and_a_burst_is_stored_whole(tls_mosquitto, node):
+    untrusting = Bridge(Broker.from_url(tls_mosquitto.url), client_id="no-ca")  # system CAs
+    _bridges.append(untrusting)
+    untrusting.connect()
+    assert not untrusting.subscribed.wait(1.5)
+    untrusting.disconnect()
+
+    broker = Broker.from_url(tls_mosquitto.url, ca_file=tls_mosquitto.ca_file)
+    bridge = Bridge(broker, client_id="test-bridge", flush_interval=0.02)
+    _bridges.append(bridge)
+    thread = threading.Thread(target=bridge.run)
+    thread.start()
+    assert bridge.subscribed.wait(5)
+    meter = Meter(tls_mosquitto.url, ca_file=tls_mosquitto.ca_file)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    sent = [  # back to back: the bridge reads many messages from each TLS record it gets
+        meter.client.publish(
+            meter.topic("telemetry"),
+            json.dumps({"power": float(n), "ts": (start + timedelta(seconds=n)).isoformat()}),
+            qos=1,
+        )
+        for n in range(2000)
+    ]
+    for info in sent:
+        info.wait_for_publish(10)
+    wait_until(lambda: Reading.objects.count() >= 2000, timeout=20)
+    bridge.stop()
+    thread.join(5)
+    stored = sorted(Reading.objects.values_list("power", flat=True))
+    assert stored == [float(n) for n in range(2000)]
     meter.close()
 
 
