@@ -94,7 +94,10 @@ class Reading(models.Model):
     """One message from a meter. `energy` is its raw counter; `energy_used` the consumption
     since its previous reading, reset-safe (a counter that goes back to zero adds nothing)."""
 
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="readings")
+    # No index of its own: the (node, ts) constraint's serves, and each index costs every insert.
+    node = models.ForeignKey(
+        Node, on_delete=models.CASCADE, related_name="readings", db_index=False
+    )
     ts = models.DateTimeField(_("time"))
     voltage = models.FloatField(null=True, blank=True)
     current = models.FloatField(null=True, blank=True)
@@ -119,7 +122,8 @@ class Reading(models.Model):
 class Rollup(models.Model):
     """count/sum/min/max of each sampled magnitude and the energy used in one bucket."""
 
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the (node, start) constraint of each kind: an index of its own only costs.
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False)
     readings = models.PositiveIntegerField(default=0)
     energy_used = models.FloatField(default=0)
     voltage_count = models.PositiveIntegerField(default=0)
@@ -183,7 +187,9 @@ class OwnerHourRollup(models.Model):
     """The energy all of an owner's nodes used together in a UTC hour: "all my nodes" by the
     hour over a year is 8,760 rows here instead of one per node and hour."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     start = models.DateTimeField()
     energy_used = models.FloatField(default=0)
 

