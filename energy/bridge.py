@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection
+from django.db import DatabaseError, IntegrityError, connection
 
 from flowsuite import live
 from flowsuite.mqtt import Broker
@@ -344,8 +344,9 @@ class Bridge:
     def _with_retries(self, work):
         """Run `work`; while the database is unreachable, retry with backoff (the batch is
         kept, not lost). Any other error is logged and the batch counted as failed."""
+        # The connection is kept from batch to batch (closed on a database error below):
+        # close_old_connections() closed it after each one where CONN_MAX_AGE is 0.
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
-            close_old_connections()
             try:
                 return work()
             except IntegrityError:
