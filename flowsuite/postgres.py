@@ -15,5 +15,6 @@ def binary_cursor():
     statement's text, which PostgreSQL then parses back (for a batch's rollups, three
     quarters of the statement's time), and rows come back as text to parse."""
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    # psycopg's errors raised as Django's (DatabaseError...), as its own cursors do
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor

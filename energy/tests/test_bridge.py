@@ -9,7 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from conftest import client_for, make_user
@@ -360,4 +360,25 @@ def test_the_bridge_reconnects_when_the_broker_comes_back(mosquitto, node):
     assert bridge.counters["disconnects"] >= 1
     bridge.stop()
     thread.join(5)
+    meter.close()
+
+
+@pytest.mark.backend
+def test_a_batch_is_kept_when_the_database_drops_the_bridges_connection(mosquitto, node):
+    if connection.vendor != "postgresql":
+        pytest.skip("a server that ends a connection: PostgreSQL (make test's second stage)")
+    bridge, thread = running_bridge(mosquitto, flush_interval=0.05)
+    meter = Meter(mosquitto.url)
+    meter.publish({"power": 1.0, "ts": an_hour_ago()})
+    wait_until(lambda: Reading.objects.count() == 1)
+    with connection.cursor() as cursor:  # as a restarted server would: every other session
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+        )
+    meter.publish({"power": 2.0, "ts": an_hour_ago(seconds=1)})
+    wait_until(lambda: Reading.objects.count() == 2, message="the batch, retried")
+    bridge.stop()
+    thread.join(5)
+    assert sorted(Reading.objects.values_list("power", flat=True)) == [1.0, 2.0]
     meter.close()
