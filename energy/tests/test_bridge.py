@@ -204,6 +204,8 @@ def test_malformed_payloads_are_counted_and_the_bridge_keeps_going(mosquitto, no
     meter.publish({"power": 250.0, "colour": "blue"})
     wait_until(lambda: Reading.objects.count() == 1, message="the good reading")
     wait_until(lambda: bridge.counters["received"] == 8)
+    # counted by the writer once the batch is committed, a moment after the row shows
+    wait_until(lambda: bridge.counters["rejected"] == 4, message="4 rejected readings")
     assert thread.is_alive()
     assert bridge.counters["malformed"] == 3  # not JSON, not an object, too large
     assert bridge.counters["rejected"] == 4  # wrong type, NaN, out of range, bad time
