@@ -65,6 +65,63 @@ def client_for(user) -> Client:
     return client
 
 
+def session_cookie(user) -> bytes:
+    """The Cookie header of a browser logged in as `user`."""
+    return f"sessionid={client_for(user).cookies['sessionid'].value}".encode()
+
+
+async def new_user_cookie(email: str, role: str = roles.VIEWER) -> bytes:
+    """session_cookie() of a new user, from an async test."""
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(lambda: session_cookie(make_user(email, role)))()
+
+
+async def open_live_page(cookie: bytes, *groups: str):
+    """A page's websocket on the live layer, subscribed to `groups`: (page, the reply)."""
+    from channels.testing import WebsocketCommunicator
+
+    from flowsuite.asgi import application
+
+    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
+    page = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+    assert (await page.connect())[0]
+    await page.send_json_to({"action": "subscribe", "groups": list(groups)})
+    return page, await page.receive_json_from(timeout=5)
+
+
+def _new_channel_layers() -> None:
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+MEMORY_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture
+def memory_layer(settings):
+    """The in-memory channel layer, new for this test."""
+    settings.CHANNEL_LAYERS = MEMORY_LAYERS
+    _new_channel_layers()
+    yield
+    _new_channel_layers()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def channel_layer(request, settings):
+    """The test runs twice: on the in-memory channel layer and on a real Redis."""
+    from flowsuite.testing import redis_channel_layers
+
+    if request.param == "redis":
+        settings.CHANNEL_LAYERS = redis_channel_layers(request.getfixturevalue("redis_server").url)
+    else:
+        settings.CHANNEL_LAYERS = MEMORY_LAYERS
+    _new_channel_layers()
+    yield request.param
+    _new_channel_layers()
+
+
 def bearer_client(raw_key: str):
     """An API client sending a personal token or a device key."""
     from rest_framework.test import APIClient

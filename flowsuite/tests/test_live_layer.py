@@ -4,28 +4,14 @@ the origin check and a real channel layer (in-memory, and Redis)."""
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from conftest import client_for, make_user
 from flowsuite import live
 from flowsuite.asgi import application
-from flowsuite.testing import redis_channel_layers
 
 pytestmark = [pytest.mark.backend, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def channel_layer(request, settings):
-    if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_server").url
-        settings.CHANNEL_LAYERS = redis_channel_layers(redis_url)
-    else:
-        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
-    yield request.param
-    channel_layers.backends.clear()
 
 
 @database_sync_to_async

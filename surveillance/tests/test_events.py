@@ -3,13 +3,9 @@ nothing (rows and files), and announced live only to people with camera rights."
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 
 from accounts import roles
-from conftest import client_for, make_user
-from flowsuite.asgi import application
-from flowsuite.testing import redis_channel_layers
+from conftest import new_user_cookie, open_live_page
 from surveillance import events, notifications
 from surveillance.live import EVENTS_GROUP, camera_group
 from surveillance.models import MotionEvent, Snapshot
@@ -77,41 +73,15 @@ def test_a_bad_snapshot_stores_nothing_of_the_event(media):
 # --- live ------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "redis"])
-def channel_layer(request, settings):
-    if request.param == "redis":
-        settings.CHANNEL_LAYERS = redis_channel_layers(request.getfixturevalue("redis_server").url)
-    else:
-        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
-    yield request.param
-    channel_layers.backends.clear()
-
-
-@database_sync_to_async
-def page_of(email: str, role: str):
-    cookie = client_for(make_user(email, role)).cookies["sessionid"].value
-    return f"sessionid={cookie}".encode()
-
-
-async def open_page(cookie: bytes, *groups):
-    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    page = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-    connected, _ = await page.connect()
-    assert connected
-    await page.send_json_to({"action": "subscribe", "groups": list(groups)})
-    return page, await page.receive_json_from(timeout=5)
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_a_new_event_reaches_guards_live_and_not_people_without_camera_rights(
     channel_layer,
 ):
-    guard_page, guard_reply = await open_page(
-        await page_of("gus@example.com", roles.GUARD), EVENTS_GROUP
+    guard_page, guard_reply = await open_live_page(
+        await new_user_cookie("gus@example.com", roles.GUARD), EVENTS_GROUP
     )
-    viewer_page, viewer_reply = await open_page(
-        await page_of("vera@example.com", roles.VIEWER), EVENTS_GROUP, camera_group(1)
+    viewer_page, viewer_reply = await open_live_page(
+        await new_user_cookie("vera@example.com", roles.VIEWER), EVENTS_GROUP, camera_group(1)
     )
     assert guard_reply["groups"] == [EVENTS_GROUP]
     assert viewer_reply["groups"] == []

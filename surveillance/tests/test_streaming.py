@@ -6,12 +6,9 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 
 from accounts import roles
-from conftest import bearer_client, client_for, make_user
-from flowsuite.asgi import application
+from conftest import bearer_client, new_user_cookie, open_live_page
 from surveillance import streaming
 from surveillance.live import camera_group
 
@@ -37,35 +34,15 @@ def test_frames_faster_than_the_cap_are_dropped():
     assert not streaming.relay_frame(camera, picture())
 
 
-@pytest.fixture
-def memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
-@database_sync_to_async
-def page_cookie(email: str, role: str) -> bytes:
-    cookie = client_for(make_user(email, role)).cookies["sessionid"].value
-    return f"sessionid={cookie}".encode()
-
-
-async def open_page(cookie: bytes, group: str):
-    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    page = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-    assert (await page.connect())[0]
-    await page.send_json_to({"action": "subscribe", "groups": [group]})
-    return page, await page.receive_json_from(timeout=5)
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_a_pushed_frame_reaches_the_watching_guard_and_no_one_without_rights(memory_layer):
     camera, key = await database_sync_to_async(new_camera)()
     group = camera_group(camera.pk)
-    guard, reply = await open_page(await page_cookie("gus@example.com", roles.GUARD), group)
+    guard_cookie = await new_user_cookie("gus@example.com", roles.GUARD)
+    guard, reply = await open_live_page(guard_cookie, group)
     assert reply["groups"] == [group]
-    viewer, reply = await open_page(await page_cookie("vera@example.com", roles.VIEWER), group)
+    viewer_cookie = await new_user_cookie("vera@example.com", roles.VIEWER)
+    viewer, reply = await open_live_page(viewer_cookie, group)
     assert reply["refused"] == [group]
     frame = picture(320, 240)
 

@@ -8,13 +8,10 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
 from accounts import roles
-from conftest import client_for, make_user
-from flowsuite.asgi import application
+from conftest import new_user_cookie, open_live_page
 from traffic import counts
 from traffic.models import Count, CountStatus, SyncBatch, TrafficCamera
 
@@ -175,35 +172,15 @@ def test_only_admins_add_cameras_and_get_the_key_once(operator, admin_user, repo
 # --- live counts --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
-@database_sync_to_async
-def page_cookie(email: str, role: str) -> bytes:
-    cookie = client_for(make_user(email, role)).cookies["sessionid"].value
-    return f"sessionid={cookie}".encode()
-
-
-async def open_page(cookie: bytes, group: str):
-    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    page = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-    assert (await page.connect())[0]
-    await page.send_json_to({"action": "subscribe", "groups": [group]})
-    return page, await page.receive_json_from(timeout=5)
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_live_counts_reach_a_viewer_and_no_guard(memory_layer):
     camera, key = await database_sync_to_async(new_camera)()
     group = f"traffic.intersection.{camera.intersection_id}"
-    viewer, reply = await open_page(await page_cookie("vera@example.com", roles.VIEWER), group)
+    viewer_cookie = await new_user_cookie("vera@example.com", roles.VIEWER)
+    viewer, reply = await open_live_page(viewer_cookie, group)
     assert reply["groups"] == [group]
-    guard, reply = await open_page(await page_cookie("gus@example.com", roles.GUARD), group)
+    guard_cookie = await new_user_cookie("gus@example.com", roles.GUARD)
+    guard, reply = await open_live_page(guard_cookie, group)
     assert reply["refused"] == [group]
 
     body = await database_sync_to_async(report)(camera)

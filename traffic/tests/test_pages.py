@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from conftest import client_for
-from flowsuite.asgi import application
+from conftest import client_for, open_live_page, session_cookie
 from traffic import cameras
 from traffic.models import (
     Count,
@@ -165,20 +163,13 @@ def test_a_viewer_watches_but_configures_and_validates_nothing(viewer, place, ca
         assert client.get(url).status_code == 403, url
 
 
-@database_sync_to_async
-def page_cookie(user) -> bytes:
-    return f"sessionid={client_for(user).cookies['sessionid'].value}".encode()
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_a_guard_cannot_follow_the_live_counts_a_viewer_can(guard, viewer):
     group = "traffic.intersection.1"
     for user, allowed in ((guard, False), (viewer, True)):
-        headers = [(b"origin", b"http://localhost"), (b"cookie", await page_cookie(user))]
-        page = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-        assert (await page.connect())[0]
-        await page.send_json_to({"action": "subscribe", "groups": [group]})
-        reply = await page.receive_json_from(timeout=5)
+        page, reply = await open_live_page(
+            await database_sync_to_async(session_cookie)(user), group
+        )
         assert reply.get("groups" if allowed else "refused") == [group], reply
         await page.disconnect()
 
