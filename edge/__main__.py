@@ -60,9 +60,14 @@ def require_connection(args) -> None:
 # --- motion ---------------------------------------------------------------------------------
 
 
-def default_outbox() -> str:
+def state_path(name: str) -> str:
+    """Where the agents keep `name` between runs: $XDG_STATE_HOME/flowsuite-edge/."""
     state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(state, "flowsuite-edge", "outbox.sqlite3")
+    return os.path.join(state, "flowsuite-edge", name)
+
+
+def default_outbox() -> str:
+    return state_path("outbox.sqlite3")
 
 
 def add_motion_command(commands) -> None:
@@ -202,12 +207,18 @@ def motion_settings(config: dict, overrides: list[str]):
     from .motion import MotionSettings
 
     values = {k: v for k, v in config.items() if k not in AGENT_KEYS}
+    return MotionSettings.from_dict({**values, **parse_overrides(overrides)})
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    """--set NAME=VALUE options as a dict; a VALUE is JSON, or else a string."""
+    values = {}
     for override in overrides:
         name, equals, value = override.partition("=")
         if not equals:
             raise ValueError(f"--set {override}: NAME=VALUE expected")
         values[name.strip()] = _json_or_string(value)
-    return MotionSettings.from_dict(values)
+    return values
 
 
 def _json_or_string(value: str):
@@ -226,8 +237,7 @@ def _env_float(name: str) -> float | None:
 
 
 def default_traffic_state() -> str:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(state, "flowsuite-edge", "traffic")
+    return state_path("traffic")
 
 
 def add_traffic_command(commands) -> None:
@@ -401,12 +411,7 @@ def counter_overrides(overrides: list[str]) -> dict:
     """--set NAME=VALUE options as a dict, checked against the counter's settings."""
     from .traffic import CounterSettings
 
-    values = {}
-    for override in overrides:
-        name, equals, value = override.partition("=")
-        if not equals:
-            raise ValueError(f"--set {override}: NAME=VALUE expected")
-        values[name.strip()] = _json_or_string(value)
+    values = parse_overrides(overrides)
     CounterSettings.from_config(values)  # an unknown or invalid setting fails here
     return values
 
