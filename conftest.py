@@ -4,6 +4,7 @@ browser."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -13,6 +14,14 @@ from accounts import roles, services
 from flowsuite.testing import Mosquitto, Redis, daphne_command, free_port, wait_for_port
 
 PASSWORD = "correct-horse-battery"
+
+
+def pytest_sessionfinish(session):
+    """Remove the SQLite test database's WAL files, which Django's teardown leaves behind."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and database.get("TEST", {}).get("NAME"):
+        for suffix in ("-wal", "-shm"):
+            Path(database["TEST"]["NAME"] + suffix).unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

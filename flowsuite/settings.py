@@ -4,6 +4,7 @@ Every variable is documented in the README ("Configuration"). The defaults give 
 with zero set-up: SQLite under var/, the in-memory channel layer, no MQTT broker (demo mode).
 """
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -112,6 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+    # Tests on a file of their own, not Django's shared in-memory database: that one locks
+    # whole tables, and a live test server's concurrent requests failed on it, which WAL and
+    # the busy timeout spare a real site.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 # SQLite: keep the connection (opening one and setting its PRAGMAs was a third of a gate scan's
 # cost). Sync code runs in one thread under ASGI, so that is one connection; other databases
 # follow Django's advice for ASGI and close it after each request.
