@@ -288,6 +288,13 @@ def add_traffic_command(commands) -> None:
         "from its right to its left, seen from (x1, y1) towards (x2, y2)",
     )
     command.add_argument(
+        "--annotate",
+        metavar="OUT.mp4|DIR",
+        help="with --dry-run: write the clip as the counter sees it (the lines, each "
+        "track's id, box, class and path, the running counts) to a video file or a folder "
+        "of JPEG frames",
+    )
+    command.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -429,8 +436,8 @@ def traffic_dry_run(args) -> int:
     except (ValueError, TypeError) as error:
         args.parser.error(str(error))
     try:
-        dry_run(args.source, lines, settings)
-    except SourceError as error:
+        dry_run(args.source, lines, settings, annotate=args.annotate)
+    except (SourceError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

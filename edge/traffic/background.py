@@ -66,6 +66,10 @@ class Background:
         self._open = _kernel(settings.open_size, cv2.MORPH_RECT)
         self._close = _kernel(settings.close_size, cv2.MORPH_ELLIPSE)
 
+    def start(self, model) -> None:
+        self.model = model.astype(np.float32)
+        self.frames = self.settings.warmup_frames
+
     def blobs(self, small_bgr: np.ndarray, min_area: float) -> list[Blob]:
         frame = small_bgr.astype(np.float32)
         self._frame = frame

@@ -11,6 +11,15 @@ from .crossing import Crossing, LineRule
 from .settings import CounterSettings, Line
 from .tracker import Track, Tracker
 
+# Frames kept at start to learn the background from (their median), then counted on it: the
+# vehicles in view from the first frame are counted, and none is left in the background.
+BOOT_FRAMES = 30
+# Defaults relative to the frame, so that a 320x240 camera and a 1280x720 one both count out
+# of the box: blobs smaller than this share of the frame are noise (400 px at 640x480) ...
+MIN_BLOB_SHARE = 400 / (640 * 480)
+# ... and a track has crossed a line this share of the frame's width beyond it (8 px at 640).
+CROSSING_MARGIN_SHARE = 8 / 640
+
 
 class Counter:
     """Counts vehicles crossing `lines` on one camera's frames.
@@ -30,10 +39,16 @@ class Counter:
         lines: list[Line],
         settings: CounterSettings | None = None,
         frame_size: tuple[int, int] = (640, 480),
+        observer=None,
     ):
         self.settings = settings or CounterSettings()
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
         self.frames = 0
+        # Told of every frame counted: `observer.observe(small_bgr, index, counter, crossings)`
+        # (edge.traffic.annotate.Annotator draws it).
+        self.observer = observer
+        self._boot: list | None = None
+        self._scale = (1.0, 1.0)
         self._lines = list(lines)
         self._movements: list[tuple] = []
         self._shape = None
@@ -44,27 +59,22 @@ class Counter:
     # --- what the agent calls ---
 
     def process(self, frame_bgr: np.ndarray, index: int, at: datetime | float) -> list[Crossing]:
-        """Count on the next frame; return the crossings completed in it."""
+        """Count on the next frame; return the crossings completed in it (during the first
+        `BOOT_FRAMES` frames, none: they are kept, then counted at once with their own
+        frame numbers and times)."""
         if frame_bgr.shape != self._shape:
             self._set_geometry(frame_bgr.shape)
-        self.frames += 1
         small = cv2.resize(frame_bgr, self._size, interpolation=cv2.INTER_AREA)
         if small.ndim == 2:
             small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
-        blobs = self._background.blobs(small, self._min_area)
-        ended = self._tracker.step(blobs, self._size)
-        self._background.learn([t.box for t in self._tracker.tracks])
-        crossings = []
-        for track in self._tracker.tracks:
-            if track.measured:
-                crossings += self._follow(track, index, at)
-        for track in ended:
-            crossings += self._finish_track(track, index, at)
-        return crossings
+        if self._boot is None:
+            return self._count(small, index, at)
+        self._boot.append((small, index, at))
+        return self._start() if len(self._boot) >= BOOT_FRAMES else []
 
     def finish(self, index: int, at: datetime | float) -> list[Crossing]:
         """End every track (the source ended): those last seen past a line's middle count."""
-        crossings = []
+        crossings = self._start() if self._boot else []
         for track in self._tracker.finish():
             crossings += self._finish_track(track, index, at)
         return crossings
@@ -105,7 +115,41 @@ class Counter:
     def tracks(self) -> list[Track]:
         return list(self._tracker.tracks)
 
+    @property
+    def scale(self) -> tuple[float, float]:
+        """Frame pixels per processing pixel, across and down."""
+        return self._scale
+
+    def class_of(self, track: Track) -> str:
+        """The class the track would be counted as now."""
+        return self._class_of(track)
+
     # --- inside ---
+
+    def _start(self) -> list[Crossing]:
+        """The background from the first frames (the median of each pixel: what is there
+        most of the time, not the vehicles passing), then those frames counted on it."""
+        boot, self._boot = self._boot, None
+        self._background.start(np.median(np.stack([small for small, _, _ in boot]), axis=0))
+        crossings = []
+        for small, index, at in boot:
+            crossings += self._count(small, index, at)
+        return crossings
+
+    def _count(self, small: np.ndarray, index: int, at) -> list[Crossing]:
+        self.frames += 1
+        blobs = self._background.blobs(small, self._min_area)
+        ended = self._tracker.step(blobs, self._size)
+        self._background.learn([t.box for t in self._tracker.tracks])
+        crossings = []
+        for track in self._tracker.tracks:
+            if track.measured:
+                crossings += self._follow(track, index, at)
+        for track in ended:
+            crossings += self._finish_track(track, index, at)
+        if self.observer is not None:
+            self.observer.observe(small, index, self, crossings)
+        return crossings
 
     def _new_tracker(self) -> Tracker:
         s = self.settings
@@ -116,7 +160,10 @@ class Counter:
         )
 
     def _make_rules(self) -> dict:
-        return {line.id: LineRule(line, self.settings.crossing_margin) for line in self._lines}
+        margin = self.settings.crossing_margin
+        if margin is None:
+            margin = CROSSING_MARGIN_SHARE * self.frame_size[0]
+        return {line.id: LineRule(line, margin) for line in self._lines}
 
     def _set_geometry(self, shape) -> None:
         height, width = shape[:2]
@@ -127,6 +174,7 @@ class Counter:
         self._tracker = self._new_tracker()
         self._set_scale()
         self._background = Background(self.settings, self._size, self._keep_mask())
+        self._boot = []
 
     def _set_scale(self) -> None:
         if self._shape is None:
@@ -134,7 +182,11 @@ class Counter:
         # processing pixels -> the lines' pixels
         self._scale = (self.frame_size[0] / self._size[0], self.frame_size[1] / self._size[1])
         self._area_scale = self._scale[0] * self._scale[1]
-        self._min_area = max(1.0, self.settings.min_blob_area / self._area_scale)
+        if self.settings.min_blob_area is None:
+            width, height = self._size
+            self._min_area = MIN_BLOB_SHARE * width * height
+        else:
+            self._min_area = max(1.0, self.settings.min_blob_area / self._area_scale)
 
     def _keep_mask(self) -> np.ndarray | None:
         if not self.settings.masks:

@@ -35,6 +35,8 @@ class LineState:
     """What one track has done about one line."""
 
     side: int = 0  # +1 right of the line, -1 left, 0 not yet clear of the band
+    # The side of the line (+1, -1) the track was first seen on, within the band or not.
+    born: int = 0
     last_distance: float | None = None
     last_point: tuple[float, float] | None = None
     # Where along the line (0 = p1, 1 = p2) the path last changed sign; None: never.
@@ -84,12 +86,17 @@ class LineRule:
             met = (px + fraction * (point[0] - px), py + fraction * (point[1] - py))
             state.zero_at = self.along(met)
         state.last_distance, state.last_point = distance, point
+        if previous is None:
+            state.born = 1 if distance > 0 else -1
         zone = 1 if distance > self.margin else -1 if distance < -self.margin else 0
         if zone == 0 or zone == state.side:
             return None
-        if state.side == 0:  # first clear of the band: where it comes from
+        if state.side == 0:  # first clear of the band: where it comes from ...
             state.side = zone
-            return None
+            if state.born == zone or state.zero_at is None:
+                return None
+            # ... unless it came into view within the band on the other side and crossed
+            return self._count(state, IN if zone < 0 else OUT)
         direction = IN if state.side > 0 else OUT
         reverse = (OUT if direction == IN else IN) in state.counted
         if reverse and abs(distance) < max(3 * self.margin, length / 2):

@@ -8,10 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+import cv2
 import numpy as np
 
 from edge.motion.sources import open_source
 
+from .annotate import Annotator
 from .counter import Counter
 from .crossing import Crossing
 from .settings import CounterSettings, Line
@@ -25,6 +27,7 @@ def dry_run(
     settings: CounterSettings | None = None,
     out: TextIO = sys.stdout,
     frame_size: tuple[int, int] | None = None,
+    annotate: str | Path | None = None,
 ) -> dict:
     """Count vehicles on `source` (a video file, a camera, or (frame, timestamp) pairs) and
     print one JSON line per crossing, `{"type": "crossing", "frame", "time", "line",
@@ -33,6 +36,8 @@ def dry_run(
     "movements": [...], "frames", "seconds", "fps"}`; return the summary.
 
     Lines are in the clip's pixels unless `frame_size` says in which frame they are drawn.
+    `annotate`: a video file (.mp4, .avi) or a folder where each frame is written with what
+    the counter saw (edge.traffic.annotate).
     """
     frames = open_source(source) if isinstance(source, int | str | Path) else iter(source)
     names = {line.id: line.name for line in lines}
@@ -44,13 +49,16 @@ def dry_run(
     for index, (frame, at) in enumerate(frames):
         if counter is None:
             size = frame_size or (frame.shape[1], frame.shape[0])
-            counter, first = Counter(lines, settings, size), at
+            observer = Annotator(annotate, _frame_rate(source)) if annotate else None
+            counter, first = Counter(lines, settings, size, observer), at
         crossings = counter.process(frame, index, at)
         _report(crossings, first, names, counts, out)
         _tally_movements(counter, names, movements)
     if counter is not None:
         _report(counter.finish(index, at), first, names, counts, out)
         _tally_movements(counter, names, movements)
+    if counter is not None and counter.observer is not None:
+        counter.observer.close()
     seconds = time.perf_counter() - started
     frames_done = counter.frames if counter else 0
     summary = {
@@ -93,3 +101,13 @@ def _seconds(at, first) -> float:
     if isinstance(at, datetime):
         return (at - first).total_seconds()
     return float(at) - float(first)
+
+
+def _frame_rate(source) -> float:
+    if isinstance(source, str | Path):
+        capture = cv2.VideoCapture(str(source))
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        capture.release()
+        if 1 <= fps <= 120:
+            return fps
+    return 10.0

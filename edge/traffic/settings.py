@@ -79,8 +79,9 @@ class CounterSettings:
     """
 
     # --- the server's analysis variables ---
-    # Blobs smaller than this (frame pixels) are noise, not vehicles.
-    min_blob_area: int = 400
+    # Blobs smaller than this (frame pixels) are noise, not vehicles. None: a share of the
+    # frame (400 px at 640x480, 100 at 320x240).
+    min_blob_area: float | None = None
     # 0..1: higher finds fainter vehicles (a grey car on grey asphalt), and more noise. A
     # pixel is foreground when its colour differs from the background by more than
     # `30 + 50 * (1 - sensitivity)` levels (summed over B, G and R) above the frame's median
@@ -136,7 +137,8 @@ class CounterSettings:
     # A track has crossed a line when it is this far (frame pixels) beyond it; a vehicle
     # wobbling or stopping within this band is not counted again. A crossing in the opposite
     # direction of one already counted needs three times this, or half the vehicle's length.
-    crossing_margin: float = 8.0
+    # None: 1/80 of the frame's width (8 px at 640).
+    crossing_margin: float | None = None
 
     def __post_init__(self):
         problems = list(self._problems())
@@ -145,7 +147,7 @@ class CounterSettings:
         self.size_classes = sorted(self.size_classes, key=lambda c: c["min_area"])
 
     def _problems(self):
-        if self.min_blob_area < 0:
+        if self.min_blob_area is not None and self.min_blob_area < 0:
             yield "min_blob_area must be at least 0"
         if not 0 <= self.sensitivity <= 1:
             yield "sensitivity must be in 0..1"
@@ -169,7 +171,7 @@ class CounterSettings:
         for name in ("max_missed_frames", "min_hits"):
             if getattr(self, name) < 1:
                 yield f"{name} must be at least 1"
-        if self.crossing_margin < 0:
+        if self.crossing_margin is not None and self.crossing_margin < 0:
             yield "crossing_margin must be at least 0"
 
     @classmethod
