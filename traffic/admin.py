@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +15,15 @@ CONFIG_FIELDS = {
     "size_classes",
     "masks",
 }
+# Left blank, the counter decides them (relative to the frame, learnt from the vehicles).
+AUTOMATIC_WHEN_BLANK = {"min_blob_area", "size_classes"}
+
+
+class OptionalJSONField(forms.JSONField):
+    """None (automatic) shown as an empty box, not as `null`."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
 
 
 @admin.register(Intersection)
@@ -49,6 +59,14 @@ class TrafficCameraAdmin(admin.ModelAdmin):
     @admin.display(description=_("online"), boolean=True)
     def online(self, camera):
         return camera.is_online
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "size_classes":
+            kwargs["form_class"] = OptionalJSONField
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in AUTOMATIC_WHEN_BLANK:
+            field.widget.attrs["placeholder"] = _("automatic")
+        return field
 
     def save_model(self, request, obj, form, change):
         if change:

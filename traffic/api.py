@@ -94,7 +94,10 @@ class TrafficCameraSerializer(serializers.ModelSerializer):
     health = serializers.DictField(read_only=True, help_text="The agent's last reports: fps…")
     snapshot_url = serializers.SerializerMethodField()
     size_classes = serializers.JSONField(
-        required=False, help_text='[{"class": "car", "min_area": 2500}, ...] (frame pixels)'
+        required=False,
+        allow_null=True,
+        help_text='[{"class": "car", "min_area": 2500}, ...] (frame pixels); null: automatic, '
+        "learnt from the vehicles the camera sees.",
     )
     masks = serializers.JSONField(required=False, help_text="[[[x, y], ...], ...] frame pixels")
 
@@ -120,6 +123,11 @@ class TrafficCameraSerializer(serializers.ModelSerializer):
             "snapshot_at",
         ]
         read_only_fields = ["config_version", "last_seen_at", "snapshot_at"]
+        extra_kwargs = {
+            "min_blob_area": {
+                "help_text": "Frame pixels; null: automatic, relative to the camera's frame."
+            }
+        }
 
     def get_snapshot_url(self, camera) -> str | None:
         return heartbeats.snapshot_url(camera)

@@ -71,25 +71,34 @@ class ConfigSerializer(serializers.Serializer):
     height = serializers.IntegerField()
     source = serializers.CharField()
     interval_minutes = serializers.IntegerField()
-    min_blob_area = serializers.IntegerField()
+    min_blob_area = serializers.IntegerField(
+        required=False, help_text="Left out: automatic (the counter's, relative to the frame)."
+    )
     sensitivity = serializers.FloatField()
-    size_classes = serializers.ListField(child=serializers.DictField())
+    size_classes = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Left out: automatic (the counter learns them from the vehicles it sees).",
+    )
     masks = serializers.ListField(child=serializers.ListField())
     lines = LineConfigSerializer(many=True)
 
 
+# Analysis variables a camera may leave automatic (None): sent only when set, so that the
+# counter's own default applies (it checks what it is sent and refuses a null list).
+OPTIONAL_KEYS = ("min_blob_area", "size_classes")
+
+
 def camera_config(camera) -> dict:
     """What the agent counts with (lines in the camera's frame pixels)."""
-    return {
+    config = {
         "camera": {"id": camera.pk, "name": camera.name, "intersection": camera.intersection.name},
         "version": camera.config_version,
         "width": camera.width,
         "height": camera.height,
         "source": camera.source,
         "interval_minutes": camera.interval_minutes,
-        "min_blob_area": camera.min_blob_area,
         "sensitivity": camera.sensitivity,
-        "size_classes": camera.size_classes,
         "masks": camera.masks,
         "lines": [
             {
@@ -103,11 +112,16 @@ def camera_config(camera) -> dict:
             for line in camera.lines.order_by("name")
         ],
     }
+    for key in OPTIONAL_KEYS:
+        if getattr(camera, key) is not None:
+            config[key] = getattr(camera, key)
+    return config
 
 
 class ConfigView(DeviceView):
     """The camera's configuration: lines, masks and the analysis variables. The agent fetches
-    it at start and again when a heartbeat answers another `config_version`."""
+    it at start and again when a heartbeat answers another `config_version`. `min_blob_area`
+    and `size_classes` are left out while automatic: the counter decides them."""
 
     @extend_schema(
         operation_id="traffic_device_config",

@@ -41,17 +41,21 @@ class IntersectionForm(forms.ModelForm):
 class CameraForm(forms.ModelForm):
     """A camera's name, stream and analysis variables; the size classes as two thresholds.
 
-    Saving tells the camera's agent to reload its configuration when anything it uses changed.
+    The minimum blob area and the size classes are automatic when left blank (the counter
+    decides them from the camera's frame and the vehicles it sees). Saving tells the camera's
+    agent to reload its configuration when anything it uses changed.
     """
 
     car_min_area = forms.IntegerField(
         label=_("car from (px)"),
         min_value=1,
+        required=False,
         help_text=_("Vehicles with a smaller blob are motorbikes."),
     )
     truck_min_area = forms.IntegerField(
         label=_("truck from (px)"),
         min_value=2,
+        required=False,
         help_text=_("Blob area in the camera's frame pixels."),
     )
 
@@ -68,6 +72,7 @@ class CameraForm(forms.ModelForm):
         ]
         widgets = {
             "source": forms.TextInput(attrs={"placeholder": format_lazy("rtsp://… {} 0", _("or"))}),
+            "min_blob_area": forms.NumberInput(attrs={"placeholder": _("automatic")}),
             "sensitivity": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
         }
         help_texts = {
@@ -78,6 +83,8 @@ class CameraForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for field in SIZE_CLASS_FIELDS.values():
+            self.fields[field].widget.attrs["placeholder"] = _("automatic")
         thresholds = {
             item.get("class"): item.get("min_area")
             for item in (self.instance.size_classes or [])
@@ -86,9 +93,6 @@ class CameraForm(forms.ModelForm):
         for vehicle_class, field in SIZE_CLASS_FIELDS.items():
             if thresholds.get(vehicle_class) is not None:
                 self.initial.setdefault(field, thresholds[vehicle_class])
-        if not self.instance.pk:
-            self.initial.setdefault("car_min_area", 2500)
-            self.initial.setdefault("truck_min_area", 12000)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -99,15 +103,26 @@ class CameraForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         car, truck = cleaned.get("car_min_area"), cleaned.get("truck_min_area")
-        if car is not None and truck is not None and truck <= car:
+        given = [name for name in SIZE_CLASS_FIELDS.values() if cleaned.get(name) is not None]
+        missing = set(SIZE_CLASS_FIELDS.values()) - set(given) - set(self.errors)
+        if given and missing:
+            for name in missing:
+                self.add_error(
+                    name, _("Give both thresholds, or leave both blank for automatic classes.")
+                )
+        elif car is not None and truck is not None and truck <= car:
             self.add_error("truck_min_area", _("A truck must be larger than a car."))
         return cleaned
 
-    def size_classes(self) -> list[dict]:
+    def size_classes(self) -> list[dict] | None:
+        """The classes from the two thresholds; None (automatic) when both are blank."""
+        car, truck = self.cleaned_data["car_min_area"], self.cleaned_data["truck_min_area"]
+        if car is None and truck is None:
+            return None
         return [
             {"class": VehicleClass.MOTORBIKE.value, "min_area": 0},
-            {"class": VehicleClass.CAR.value, "min_area": self.cleaned_data["car_min_area"]},
-            {"class": VehicleClass.TRUCK.value, "min_area": self.cleaned_data["truck_min_area"]},
+            {"class": VehicleClass.CAR.value, "min_area": car},
+            {"class": VehicleClass.TRUCK.value, "min_area": truck},
         ]
 
     def analysis_fields(self) -> dict:
@@ -118,7 +133,9 @@ class CameraForm(forms.ModelForm):
     @transaction.atomic
     def save(self, commit=True):
         camera = super().save(commit=False)
-        camera.size_classes = self.size_classes()
+        # Untouched thresholds keep what is stored (classes set by the API may be others).
+        if set(SIZE_CLASS_FIELDS.values()) & set(self.changed_data):
+            camera.size_classes = self.size_classes()
         camera.save()
         if self.has_changed() and set(self.changed_data) - {"name"}:
             cameras.config_changed(camera.pk)

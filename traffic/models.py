@@ -42,8 +42,8 @@ class VehicleClass(models.TextChoices):
 
 
 def default_size_classes() -> list[dict]:
-    # Blob area (pixels of the camera's frame) from which a vehicle is of the class: a car
-    # from 2,500 px, a truck from 12,000 px at 640x480; below, a motorbike.
+    # The size classes every camera had before they were automatic (blob areas fitted to
+    # 640x480, wrong on any other frame): migration 0001 names this function.
     return [
         {"class": VehicleClass.MOTORBIKE, "min_area": 0},
         {"class": VehicleClass.CAR, "min_area": 2500},
@@ -83,10 +83,16 @@ class TrafficCamera(models.Model):
         default=5,
         choices=[(1, "1"), (5, "5"), (15, "15")],
     )
+    # Blank (None): automatic, the counter decides from the camera's frame (it is left out
+    # of the device config). A value overrides it.
     min_blob_area = models.PositiveIntegerField(
         _("minimum blob area (px)"),
-        default=400,
-        help_text=_("Smaller moving blobs are noise, not vehicles."),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Smaller moving blobs are noise, not vehicles. Blank: automatic, relative to the "
+            "camera's frame."
+        ),
     )
     sensitivity = models.FloatField(
         _("detector sensitivity"),
@@ -94,7 +100,15 @@ class TrafficCamera(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text=_("0 to 1: higher finds fainter vehicles, and more noise."),
     )
-    size_classes = models.JSONField(_("vehicle size classes"), default=default_size_classes)
+    size_classes = models.JSONField(
+        _("vehicle size classes"),
+        null=True,
+        blank=True,
+        help_text=_(
+            'Blank: automatic, learnt from the vehicles the camera sees. Or [{"class": name, '
+            '"min_area": pixels}, ...] in the camera\'s frame, the first from 0.'
+        ),
+    )
     # Polygons [[x, y], ...] in frame pixels where nothing is counted (trees, a road sign).
     masks = models.JSONField(_("masks"), default=list, blank=True)
     config_version = models.PositiveIntegerField(default=1, editable=False)
@@ -136,8 +150,11 @@ class TrafficCamera(models.Model):
 
 
 def check_size_classes(value) -> None:
-    """[{"class": "motorbike", "min_area": 0}, ...]: distinct names, areas rising from 0."""
+    """[{"class": "motorbike", "min_area": 0}, ...]: distinct names, areas rising from 0; or
+    None, automatic (the counter learns them)."""
     message = _('A list of {"class": name, "min_area": pixels}, the first from 0, areas rising.')
+    if value is None:
+        return
     if not isinstance(value, list) or not value:
         raise ValidationError(message)
     areas, names = [], set()

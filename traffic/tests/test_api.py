@@ -154,6 +154,47 @@ def test_line_and_variable_changes_bump_the_config_version(operator, reported):
     assert TrafficCamera.objects.get(pk=camera.pk).config_version == 4
 
 
+MALFORMED = [
+    {"min_blob_area": -1},
+    {"min_blob_area": "big"},
+    {"min_blob_area": 10**40},
+    {"min_blob_area": [400]},
+    {"size_classes": []},
+    {"size_classes": "automatic"},
+    {"size_classes": [{"class": "car", "min_area": -5}]},
+    {"size_classes": {"car": 2500}},
+]
+
+
+def test_blob_area_and_size_classes_are_automatic_unless_set(operator, admin_user, reported):
+    camera, _ = reported
+    client = api(operator)
+    url = f"/api/traffic/cameras/{camera.pk}/"
+    shown = client.get(url).json()
+    assert (shown["min_blob_area"], shown["size_classes"]) == (None, None)
+    classes = [{"class": "motorbike", "min_area": 0}, {"class": "car", "min_area": 700}]
+    chosen = client.patch(url, {"min_blob_area": 90, "size_classes": classes}, format="json")
+    assert chosen.status_code == 200, chosen.json()
+    assert (chosen.json()["min_blob_area"], chosen.json()["size_classes"]) == (90, classes)
+    back = client.patch(url, {"min_blob_area": None, "size_classes": None}, format="json")
+    assert back.status_code == 200, back.json()
+    camera.refresh_from_db()
+    assert (camera.min_blob_area, camera.size_classes, camera.config_version) == (None, None, 3)
+    made = api(admin_user).post(
+        "/api/traffic/cameras/",
+        {"intersection": camera.intersection_id, "name": "West"},
+        format="json",
+    )
+    assert (made.json()["min_blob_area"], made.json()["size_classes"]) == (None, None)
+
+    for change in MALFORMED:  # automatic is null, never anything malformed
+        answer = client.patch(url, change, format="json")
+        assert answer.status_code == 400, (change, answer.content)
+        assert set(change) <= set(answer.json()["error"]["fields"])
+    camera.refresh_from_db()
+    assert (camera.min_blob_area, camera.size_classes, camera.config_version) == (None, None, 3)
+
+
 def test_only_admins_add_cameras_and_get_the_key_once(operator, admin_user, reported):
     camera, _ = reported
     body = {"intersection": camera.intersection_id, "name": "West"}

@@ -8,6 +8,7 @@ from PIL import Image
 
 from accounts.services import api_token_create, device_key_create
 from conftest import bearer_client, make_user
+from edge.traffic import CounterSettings
 from traffic.cameras import config_changed
 from traffic.models import Count, CountStatus, Movement, TrafficCamera, Upload
 
@@ -61,7 +62,10 @@ def test_a_key_of_another_device_or_a_person_s_token_is_refused_with_403():
 
 
 def test_the_config_holds_the_lines_and_analysis_variables():
-    camera, key = new_camera(interval_minutes=15, min_blob_area=500, source="rtsp://cam/1")
+    classes = [{"class": "motorbike", "min_area": 0}, {"class": "car", "min_area": 900}]
+    camera, key = new_camera(
+        interval_minutes=15, min_blob_area=500, size_classes=classes, source="rtsp://cam/1"
+    )
     answer = bearer_client(key).get(CONFIG_URL)
     assert answer.status_code == 200
     body = answer.json()
@@ -74,7 +78,18 @@ def test_the_config_holds_the_lines_and_analysis_variables():
     )
     assert [line["name"] for line in body["lines"]] == ["5th Ave", "Main St"]
     assert set(body["lines"][0]) == {"id", "name", "x1", "y1", "x2", "y2"}
-    assert body["size_classes"][1] == {"class": "car", "min_area": 2500}
+    assert body["size_classes"] == classes
+    assert CounterSettings.from_config(body).min_blob_area == 500
+
+
+def test_a_camera_s_automatic_blob_area_and_size_classes_are_left_to_the_counter():
+    camera, key = new_camera()
+    body = bearer_client(key).get(CONFIG_URL).json()
+    assert "min_blob_area" not in body and "size_classes" not in body
+    # The edge counter takes the config as it is and uses its own, frame-relative defaults.
+    settings = CounterSettings.from_config(body)
+    assert settings.min_blob_area is None
+    assert settings.sensitivity == camera.sensitivity
 
 
 def test_an_interval_is_stored_as_pending_counts_with_the_edge_s_health():

@@ -5,6 +5,7 @@ guard reaches nothing (403), the live group included."""
 
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -338,6 +339,66 @@ def test_the_settings_refuse_a_truck_smaller_than_a_car(operator, camera):
     assert "A truck must be larger than a car." in response.content.decode()
 
 
+def input_of(page: str, name: str) -> str:
+    return re.search(rf'<input[^>]* name="{name}"[^>]*>', page)[0]
+
+
+def settings_of(camera, **changes) -> dict:
+    fields = {
+        "name": camera.name,
+        "source": camera.source,
+        "width": camera.width,
+        "height": camera.height,
+        "interval_minutes": camera.interval_minutes,
+        "sensitivity": camera.sensitivity,
+        "min_blob_area": "",
+        "car_min_area": "",
+        "truck_min_area": "",
+    }
+    return {**fields, **changes}
+
+
+def test_the_blob_area_and_size_classes_are_automatic_when_left_blank(operator, place, admin_user):
+    camera = make_camera(place, admin_user, min_blob_area=600)
+    url = f"/traffic/cameras/{camera.pk}/settings/"
+    client = client_for(operator)
+    page = client.get(url).content.decode()
+    assert 'value="600"' in input_of(page, "min_blob_area")
+    car = input_of(page, "car_min_area")
+    assert 'placeholder="automatic"' in car and "value=" not in car  # blank: nothing stored
+    assert "learns them from the vehicles the camera sees" in page
+
+    assert client.post(url, settings_of(camera)).status_code == 302
+    camera.refresh_from_db()
+    assert (camera.min_blob_area, camera.size_classes) == (None, None)
+    assert camera.config_version == 2  # the agent goes back to its own defaults
+    blob = input_of(client.get(url).content.decode(), "min_blob_area")
+    assert 'placeholder="automatic"' in blob and "value=" not in blob
+
+
+def test_the_settings_refuse_one_size_threshold_alone_and_a_negative_blob_area(operator, camera):
+    url = f"/traffic/cameras/{camera.pk}/settings/"
+    response = client_for(operator).post(
+        url, settings_of(camera, car_min_area=3000, min_blob_area=-4)
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert (
+        "Give both thresholds, or leave both blank for automatic classes."
+        in (form.errors["truck_min_area"])
+    )
+    assert "min_blob_area" in form.errors
+    camera.refresh_from_db()
+    assert (camera.min_blob_area, camera.size_classes, camera.config_version) == (None, None, 1)
+
+
+def test_in_spanish_the_blank_variables_say_automatic(operator, camera):
+    operator.language = "es"
+    operator.save()
+    page = client_for(operator).get(f"/traffic/cameras/{camera.pk}/settings/").content.decode()
+    assert 'placeholder="automático"' in input_of(page, "min_blob_area")
+
+
 def test_the_line_editor_saves_lines_and_bumps_the_config_version(operator, camera, line, counts):
     client = client_for(operator)
     page = client.get(f"/traffic/cameras/{camera.pk}/lines/")
@@ -409,20 +470,12 @@ def test_an_admin_adds_an_intersection_and_a_camera_and_sees_its_key_once(admin_
     assert response.status_code == 302 and response["Location"].endswith(f"/{place.pk}/")
     response = client.post(
         f"/traffic/intersections/{place.pk}/cameras/new/",
-        {
-            "name": "East",
-            "width": 640,
-            "height": 480,
-            "interval_minutes": 5,
-            "min_blob_area": 400,
-            "sensitivity": 0.5,
-            "car_min_area": 2500,
-            "truck_min_area": 12000,
-        },
+        {"name": "East", "width": 320, "height": 240, "interval_minutes": 5, "sensitivity": 0.5},
     )
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     camera = TrafficCamera.objects.get(name="East")
     assert camera.intersection == place and camera.device_key is not None
+    assert (camera.min_blob_area, camera.size_classes) == (None, None)  # automatic
     html = response.content.decode()
     assert "fsd_" in html and "python -m edge traffic" in html
     rotated = client.post(f"/traffic/cameras/{camera.pk}/key/")

@@ -1,0 +1,58 @@
+"""Migration 0002: the blob area and size classes every camera was given (pixels fitted to
+640x480) become automatic; values someone changed stay the camera's overrides."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from traffic.models import TrafficCamera
+
+pytestmark = [pytest.mark.backend, pytest.mark.django_db(transaction=True)]
+
+BEFORE = [("traffic", "0001_initial")]
+AFTER = [("traffic", "0002_automatic_blob_area_and_size_classes")]
+OLD_CLASSES = [
+    {"class": "motorbike", "min_area": 0},
+    {"class": "car", "min_area": 2500},
+    {"class": "truck", "min_area": 12000},
+]
+CHOSEN_CLASSES = [{"class": "motorbike", "min_area": 0}, {"class": "car", "min_area": 600}]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def test_the_old_defaults_become_automatic_and_chosen_values_stay():
+    try:
+        apps = migrate(BEFORE)
+        Intersection = apps.get_model("traffic", "Intersection")
+        Camera = apps.get_model("traffic", "TrafficCamera")
+        place = Intersection.objects.create(name="Main & 5th")
+        untouched = Camera.objects.create(intersection=place, name="A")
+        chosen = Camera.objects.create(
+            intersection=place, name="B", min_blob_area=150, size_classes=CHOSEN_CLASSES
+        )
+        half = Camera.objects.create(intersection=place, name="C", min_blob_area=90)
+        assert (untouched.min_blob_area, untouched.size_classes) == (400, OLD_CLASSES)
+
+        migrate(AFTER)
+        cameras = {c.name: (c.min_blob_area, c.size_classes) for c in TrafficCamera.objects.all()}
+        assert cameras == {
+            "A": (None, None),
+            "B": (150, CHOSEN_CLASSES),
+            "C": (90, None),
+        }
+
+        apps = migrate(BEFORE)  # and back: the old defaults again
+        back = apps.get_model("traffic", "TrafficCamera").objects.get(pk=half.pk)
+        assert (back.min_blob_area, back.size_classes) == (90, OLD_CLASSES)
+        assert (
+            apps.get_model("traffic", "TrafficCamera").objects.get(pk=chosen.pk).min_blob_area
+            == 150
+        )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
