@@ -1,45 +1,70 @@
-"""Demo traffic (manage.py seed_demo): the intersection "Main St & 5th Ave" with two cameras and
-their counting lines, and a few days of counts with a daily rhythm (rush hours), the oldest day
-reviewed and one batch already delivered to FlowTrack, so the dashboards, charts and review
-pages have content from the first `make run`. The camera keys are printed once: give one to
-`python -m edge traffic --key ...` to feed the site live."""
+"""Demo traffic (manage.py seed_demo): the intersection "Main St & 5th Ave" with two cameras that
+look at real footage (traffic/clips: "North" a residential street, "South" a parking-lot aisle),
+each with a frame of its clip as its snapshot and a counting line that counts on the clip, and a
+few days of counts with a daily rhythm (rush hours), the oldest day reviewed and one batch
+already delivered to FlowTrack, so the dashboards, charts and review pages have content from the
+first `make run`. The camera keys are printed once: give one to `python -m edge traffic --key
+...` with its clip as `--source` to feed the site live."""
 
 import math
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
+import cv2
 from django.utils import timezone
 
 from accounts.models import User
 
 from . import counts, validation
 from .cameras import camera_create
+from .heartbeats import record_snapshot
 from .models import Count, CountLine, Intersection, SyncBatch
 from .selectors import zone_of
 
 NAME = "Main St & 5th Ave"
 DAYS = 3
 INTERVAL = 15  # minutes: a few days of history stay quick to seed
-# Across the road of `python -m edge traffic-demo-clip` (a four-lane road from x 0 to 640,
-# y 110 to 470; eastbound below y 290), so that the clip fed to a demo camera counts on them.
+CLIPS = Path(__file__).resolve().parent / "clips"
+
+
+@dataclass(frozen=True)
+class DemoCamera:
+    name: str
+    clip: str  # in traffic/clips
+    size: tuple[int, int]  # the clip's frame
+    snapshot_frame: int  # a decoded frame with vehicles in view
+    # (name, x1, y1, x2, y2, in_label, out_label), the lines of the clip's ground_truth.json:
+    # "in" is from the right of the line to its left, seen from (x1, y1) towards (x2, y2).
+    lines: list[tuple]
+    classes: list[tuple[str, float]]  # the seeded counts' classes, relative to cars
+    busy: float  # the seeded counts' share of the busiest camera's
+
+
 CAMERAS = [
-    (
-        "North",
-        [
-            ("Main St west", 200, 110, 200, 470, "eastbound", "westbound"),
-            ("Main St east", 440, 470, 440, 110, "westbound", "eastbound"),
-        ],
+    # Frame 536: the school bus on the line, the parked cars both sides.
+    DemoCamera(
+        name="North",
+        clip="street_cvTrafficCam_traffic.mp4",
+        size=(640, 360),
+        snapshot_frame=536,
+        lines=[("Street", 340, 100, 340, 235, "rightward, near lane", "leftward, far lane")],
+        classes=[("car", 1.0), ("truck", 0.35), ("motorbike", 0.03)],  # pickups, a school bus
+        busy=1.0,
     ),
-    (
-        "South",
-        [
-            ("Main St centre", 320, 110, 320, 470, "eastbound", "westbound"),
-            ("Eastbound lanes", 560, 290, 560, 470, "eastbound", "westbound"),
-        ],
+    # Frame 207: two cars pass each other on the line.
+    DemoCamera(
+        name="South",
+        clip="parkinglot_car-detection.mp4",
+        size=(768, 432),
+        snapshot_frame=207,
+        lines=[("Parking aisle", 0, 216, 768, 216, "up", "down")],
+        classes=[("car", 1.0), ("truck", 0.04), ("motorbike", 0.02)],
+        busy=0.4,
     ),
 ]
-CLASSES = [("car", 1.0), ("motorbike", 0.12), ("truck", 0.08)]
 
 
 def seed(log) -> None:
@@ -54,11 +79,17 @@ def seed(log) -> None:
         name=NAME, location="Downtown", flowtrack_id="FT-DEMO-0001"
     )
     chance = random.Random(6)
-    for name, lines in CAMERAS:
+    for spec in CAMERAS:
         camera, raw_key = camera_create(
-            owner=owner, intersection=intersection, name=name, interval_minutes=INTERVAL
+            owner=owner,
+            intersection=intersection,
+            name=spec.name,
+            source=f"traffic/clips/{spec.clip}",
+            width=spec.size[0],
+            height=spec.size[1],
+            interval_minutes=INTERVAL,
         )
-        for line_name, x1, y1, x2, y2, in_label, out_label in lines:
+        for line_name, x1, y1, x2, y2, in_label, out_label in spec.lines:
             CountLine.objects.create(
                 camera=camera,
                 name=line_name,
@@ -69,12 +100,30 @@ def seed(log) -> None:
                 in_label=in_label,
                 out_label=out_label,
             )
-        reports = _seed_counts(camera, chance)
-        log(f"camera {name}: {reports} intervals of counts; device key {raw_key} (shown once)")
+        # Stored as the agent's upload is; before the counts, which set when it was last seen.
+        record_snapshot(camera, clip_frame_jpeg(CLIPS / spec.clip, spec.snapshot_frame))
+        reports = _seed_counts(camera, spec, chance)
+        log(f"camera {spec.name}: {reports} intervals of counts; device key {raw_key} (shown once)")
     _review_first_day(intersection, owner, log)
 
 
-def _seed_counts(camera, chance: random.Random) -> int:
+def clip_frame_jpeg(path: Path, index: int) -> bytes:
+    """Frame `index` of a video (counted in decoding order, as the clips' ground truth is) as a
+    JPEG."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        for _ in range(index):
+            capture.grab()
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise FileNotFoundError(f"{path}: no frame {index}")
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return jpeg.tobytes()
+
+
+def _seed_counts(camera, spec: DemoCamera, chance: random.Random) -> int:
     zone = zone_of(camera.intersection)
     now = timezone.now()
     first_day = now.astimezone(zone).date() - timedelta(days=DAYS - 1)
@@ -86,13 +135,13 @@ def _seed_counts(camera, chance: random.Random) -> int:
     while start + step <= now:
         hour = start.astimezone(zone).hour + start.astimezone(zone).minute / 60
         # Two rush hours on a night-time floor.
-        rate = (
+        rate = spec.busy * (
             2 + 30 * math.exp(-((hour - 8.5) ** 2) / 2) + 26 * math.exp(-((hour - 17.5) ** 2) / 3)
         )
         items = []
         for line in lines:
             for direction, share in (("in", 0.55), ("out", 0.45)):
-                for vehicle_class, weight in CLASSES:
+                for vehicle_class, weight in spec.classes:
                     number = max(0, round(chance.gauss(rate * share * weight, 1.5)))
                     if number:
                         items.append(
