@@ -1,5 +1,6 @@
 """The counter: frames in, one Crossing per vehicle, line and direction out."""
 
+import math
 import statistics
 from datetime import datetime
 
@@ -7,6 +8,7 @@ import cv2
 import numpy as np
 
 from .background import Background
+from .classes import Calibration
 from .crossing import Crossing, LineRule
 from .settings import CounterSettings, Line
 from .tracker import Track, Tracker
@@ -49,6 +51,8 @@ class Counter:
         self.observer = observer
         self._boot: list | None = None
         self._scale = (1.0, 1.0)
+        # What a car looks like on this camera, learnt from what it counts.
+        self.calibration = Calibration(self.frame_size)
         self._lines = list(lines)
         self._movements: list[tuple] = []
         self._shape = None
@@ -232,12 +236,27 @@ class Counter:
 
     def _emit(self, track: Track, line_id, direction: str, index: int, at) -> Crossing:
         vehicle_class = self._class_of(track)
+        self.calibration.learn(*self._measures(track), vehicle_class)
         if track.last_line is not None and track.last_line != line_id:
             self._movements.append((track.last_line, line_id, vehicle_class))
         track.last_line = line_id
         return Crossing(track.id, line_id, direction, vehicle_class, index, at)
 
     def _class_of(self, track: Track) -> str:
+        if self.settings.size_classes is not None:
+            return self._sized_class(track)
+        return self.calibration.classify(*self._measures(track))
+
+    def _measures(self, track: Track) -> tuple[float, float, float]:
+        """The track's length along its way, width across it and speed, in frame pixels."""
+        sx, sy = self._scale
+        width, height = track.w * sx, track.h * sy
+        vx, vy = track.vx * sx, track.vy * sy
+        along, across = (width, height) if abs(vx) >= abs(vy) else (height, width)
+        return along, across, math.hypot(vx, vy)
+
+    def _sized_class(self, track: Track) -> str:
+        """The class by the camera's own `size_classes` (blob areas in frame pixels)."""
         if track.areas:
             area = statistics.median(track.areas)
         else:  # never whole in view: at least as large as the most of it seen

@@ -35,8 +35,10 @@ class LineState:
     """What one track has done about one line."""
 
     side: int = 0  # +1 right of the line, -1 left, 0 not yet clear of the band
-    # The side of the line (+1, -1) the track was first seen on, within the band or not.
+    # The side of the line (+1, -1) the track was first seen on, within the band or not ...
     born: int = 0
+    # ... and whether that says where it comes from (it came into view whole, there).
+    trust_birth: bool = False
     last_distance: float | None = None
     last_point: tuple[float, float] | None = None
     # Where along the line (0 = p1, 1 = p2) the path last changed sign; None: never.
@@ -93,7 +95,7 @@ class LineRule:
             return None
         if state.side == 0:  # first clear of the band: where it comes from ...
             state.side = zone
-            if state.born == zone or state.zero_at is None:
+            if not state.trust_birth or state.born == zone or state.zero_at is None:
                 return None
             # ... unless it came into view within the band on the other side and crossed
             return self._count(state, IN if zone < 0 else OUT)

@@ -88,8 +88,9 @@ class CounterSettings:
     # difference (the noise floor, which sensor noise raises for every pixel at once).
     sensitivity: float = 0.5
     # [{"class": name, "min_area": frame pixels}]: a vehicle is of the class with the largest
-    # `min_area` not above its blob area (the median over its track).
-    size_classes: list[dict] = field(default_factory=default_size_classes)
+    # `min_area` not above its blob area (the median over its track). None: classes learnt
+    # from the vehicles the camera sees (edge.traffic.classes).
+    size_classes: list[dict] | None = None
     # Polygons [[x, y], ...] (frame pixels) where nothing is detected (trees, a sidewalk).
     masks: list[list[list[float]]] = field(default_factory=list)
 
@@ -144,16 +145,17 @@ class CounterSettings:
         problems = list(self._problems())
         if problems:
             raise ValueError("invalid counter settings: " + "; ".join(problems))
-        self.size_classes = sorted(self.size_classes, key=lambda c: c["min_area"])
+        if self.size_classes is not None:
+            self.size_classes = sorted(self.size_classes, key=lambda c: c["min_area"])
 
     def _problems(self):
         if self.min_blob_area is not None and self.min_blob_area < 0:
             yield "min_blob_area must be at least 0"
         if not 0 <= self.sensitivity <= 1:
             yield "sensitivity must be in 0..1"
-        if not self.size_classes:
+        if self.size_classes is not None and not self.size_classes:
             yield "size_classes needs at least one class"
-        for entry in self.size_classes:
+        for entry in self.size_classes or []:
             if not isinstance(entry, dict) or set(entry) != {"class", "min_area"}:
                 yield 'each size class is {"class": name, "min_area": pixels}'
             elif not isinstance(entry["min_area"], int | float) or entry["min_area"] < 0:

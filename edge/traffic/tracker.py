@@ -15,6 +15,7 @@ younger ends and hands its counts to the older.
 Coordinates are pixels of the processing size.
 """
 
+import math
 from dataclasses import dataclass, field, replace
 
 from .background import Blob
@@ -32,6 +33,8 @@ PIECES_GROWTH = 1.3
 DUPLICATE_OVERLAP = 0.7
 # A merged track's edge within this share of its size (or 2 px) of the blob's edge follows it.
 EDGE_TOLERANCE = 0.3
+# A merged track follows an edge of the blob only if it covers this share of the blob across.
+FOLLOW_SPAN = 0.4
 # Velocity of a merged track that follows no edge fades by this factor each frame.
 MERGED_DAMPING = 0.9
 # A track younger than this (frames) is still taking shape (a vehicle coming into view, in
@@ -58,6 +61,16 @@ IN_LINE_SHARE = 0.5
 # A blob more than this many times as wide across the way as the vehicle (plus 4 px) holds
 # vehicles side by side (two lanes, both ways): it is not cut.
 SPLIT_ACROSS = 2.0
+# A track slower than this (px/frame) is a stopped vehicle, and one that has moved less than
+# this share of its size in the PARKED_FRAMES or more since it was first seen is a parked one
+# (or a patch of light).
+STOPPED_SPEED = 0.3
+PARKED_SHARE = 0.25
+PARKED_FRAMES = 30
+# A parked track's blob grown this many times from one frame to the next is a vehicle come
+# over it (into view over a ghost at the frame's edge, past a parked car): the parked track
+# stays where it is, and the vehicle gets a track of its own.
+ARRIVING_GROWTH = 2.0
 
 
 @dataclass
@@ -83,6 +96,17 @@ class Track:
     measured: bool = False
     # Frames in a row it had a blob of its own (up to the last one).
     alone: int = 0
+    # The box area of the blob it was last seen on.
+    blob_area: float = 0.0
+    # Whole in view when first seen (not cut by the frame's edge, a mask or a split).
+    whole: bool = True
+    # Where it was first seen.
+    x0: float = 0.0
+    y0: float = 0.0
+
+    def __post_init__(self):
+        self.x0, self.y0 = self.cx, self.cy
+        self.blob_area = self.w * self.h
 
     @property
     def box(self) -> Box:
@@ -96,7 +120,8 @@ class Track:
     def line_state(self, line_id) -> LineState:
         state = self.lines.get(line_id)
         if state is None:
-            state = self.lines[line_id] = LineState()
+            # Where it came into view tells where it comes from, if it came whole and then.
+            state = self.lines[line_id] = LineState(trust_birth=self.whole and self.age == 0)
         return state
 
 
@@ -121,8 +146,17 @@ class Tracker:
         claims = self._claims(blobs)
         taken = set(claims)
         ended = []
+        arriving = []
         for index, tracks in claims.items():
             blob = blobs[index]
+            for track in tracks:
+                if _parked(track) and blob.w * blob.h > ARRIVING_GROWTH * track.blob_area:
+                    self._stay(track)  # its blob grew at once: something else came over it
+            tracks = [t for t in tracks if not t.merged]
+            if not tracks:
+                if not self._inside_a_track(blob):
+                    arriving.append(blob)  # a vehicle over a parked track: a track of its own
+                continue
             young = [t for t in tracks if t.age < YOUNG_FRAMES]
             if len(tracks) > 1 and len(young) == len(tracks):
                 ended += self._join(tracks)
@@ -137,6 +171,8 @@ class Tracker:
         for index, blob in enumerate(blobs):
             if index not in taken and not self._inside_a_track(blob):
                 self._start(blob)
+        for blob in arriving:
+            self._start(blob)
         if ended:
             gone = {id(t) for t in ended}
             self.tracks = [t for t in self.tracks if id(t) not in gone]
@@ -209,6 +245,7 @@ class Tracker:
 
     def _measure(self, track: Track, box: Box, area: int | None, cut: bool) -> None:
         x1, y1, x2, y2 = box
+        track.blob_area = (x2 - x1) * (y2 - y1)
         if area is not None and cut:
             track.edge_area = max(track.edge_area, area)
             area = None
@@ -222,14 +259,25 @@ class Tracker:
 
     def _measure_merged(self, track: Track, blob: Blob) -> None:
         bx1, by1, bx2, by2 = blob.box
-        x, follows_x = _follow_edge(track.cx, track.w, bx1, bx2)
-        y, follows_y = _follow_edge(track.cy, track.h, by1, by2)
+        track.blob_area = blob.w * blob.h
+        # An edge across the blob's way is the track's own only if the track spans the blob
+        # across it (one vehicle behind another): one that fills only a side of it (a
+        # pedestrian or a parked car beside a passing bus) is not carried along by its edge.
+        x, follows_x = _follow_edge(track.cx, track.w, bx1, bx2, track.h / max(1, by2 - by1))
+        y, follows_y = _follow_edge(track.cy, track.h, by1, by2, track.w / max(1, bx2 - bx1))
         self._correct(track, x, y, alone=False)
         track.alone = 0
         if not follows_x:
             track.vx *= MERGED_DAMPING
         if not follows_y:
             track.vy *= MERGED_DAMPING
+        track.merged = True
+
+    def _stay(self, track: Track) -> None:
+        """Seen where it was: a parked track under a vehicle passing over it."""
+        self._correct(track, track.cx, track.cy, alone=False)
+        track.vx = track.vy = 0.0
+        track.alone = 0
         track.merged = True
 
     def _correct(self, track: Track, x: float, y: float, alone: bool = True) -> None:
@@ -250,6 +298,7 @@ class Tracker:
         track = Track(self._next_id, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
         if blob.cut or blob.split:
             track.edge_area = blob.area
+            track.whole = False
         else:
             track.areas.append(blob.area)
         track.measured = True
@@ -264,7 +313,11 @@ class Tracker:
                 track.missed += 1
                 track.alone = 0
             outside = not (0 <= track.cx < width and 0 <= track.cy < height)
-            if track.missed > self.max_missed or (outside and not track.measured):
+            if (
+                track.missed > self.max_missed
+                or (outside and not track.measured)
+                or _left_behind(track, size)
+            ):
                 ended.append(track)
         ended += self._duplicates()
         if ended:
@@ -273,22 +326,27 @@ class Tracker:
         return ended
 
     def _duplicates(self) -> list[Track]:
-        """Younger tracks mostly within an older one's box: one vehicle tracked twice (or a
-        piece of it tracked on its own)."""
-        duplicates = []
+        """Tracks mostly within another's box: one vehicle tracked twice (or a piece of it
+        tracked on its own). The older one goes on, unless it stands still and the other
+        moves (a ghost or a patch of light that a vehicle drove over)."""
+        duplicates: list[Track] = []
         ordered = sorted(self.tracks, key=lambda t: t.id)
         for i, older in enumerate(ordered):
-            if older in duplicates:
-                continue
             for younger in ordered[i + 1 :]:
+                if older in duplicates:
+                    break
                 if younger in duplicates or _overlap(older.box, younger.box) < DUPLICATE_OVERLAP:
                     continue
-                for line_id, state in younger.lines.items():
-                    older.line_state(line_id).absorb(state)
-                older.hits = max(older.hits, younger.hits)
-                younger.lines = {}
-                younger.pending = []
-                duplicates.append(younger)
+                keeper, copy = older, younger
+                if _standing(older) and not _standing(younger):
+                    keeper, copy = younger, older
+                for line_id, state in copy.lines.items():
+                    keeper.line_state(line_id).absorb(state)
+                if keeper is older:  # a ghost's frames are no evidence for the vehicle
+                    keeper.hits = max(keeper.hits, copy.hits)
+                copy.lines = {}
+                copy.pending = []
+                duplicates.append(copy)
         return duplicates
 
     def finish(self) -> list[Track]:
@@ -368,6 +426,31 @@ def _known(track: Track, size: tuple[int, int]) -> bool:
     return y1 + vy >= 1 and y2 + vy <= size[1] - 1
 
 
+def _standing(track: Track) -> bool:
+    """Stopped now, or parked."""
+    if track.age < YOUNG_FRAMES:
+        return False
+    return math.hypot(track.vx, track.vy) < STOPPED_SPEED or _parked(track)
+
+
+def _parked(track: Track) -> bool:
+    """Never moved since it was first seen, long ago."""
+    moved = math.hypot(track.cx - track.x0, track.cy - track.y0)
+    return track.age >= PARKED_FRAMES and moved < PARKED_SHARE * max(track.w, track.h)
+
+
+def _left_behind(track: Track, size: tuple[int, int]) -> bool:
+    """What a vehicle leaving the view left at the frame's edge (its wet trail, the ghost of
+    its last frames): a track that came there moving and stands at the edge. A vehicle that
+    comes into view next to it is a track of its own, not carried on by this one."""
+    if track.age < 2 * YOUNG_FRAMES or not _standing(track):
+        return False
+    x1, y1, x2, y2 = track.box
+    at_edge = x1 <= EDGE_PIECE or y1 <= EDGE_PIECE
+    at_edge |= x2 >= size[0] - EDGE_PIECE or y2 >= size[1] - EDGE_PIECE
+    return at_edge and math.hypot(track.cx - track.x0, track.cy - track.y0) > max(track.w, track.h)
+
+
 def _within(track: Track, blob: Blob) -> bool:
     """The track overlaps the blob, and mostly lies within its extent across its way (not a
     pedestrian or a vehicle in the next lane touching its side)."""
@@ -390,10 +473,15 @@ def _in_line(a: Track, b: Track, along_x: bool) -> bool:
     return min(a2, b2) - max(a1, b1) >= IN_LINE_SHARE * min(a2 - a1, b2 - b1)
 
 
-def _follow_edge(centre: float, size: float, low: float, high: float) -> tuple[float, bool]:
-    """Where a track of `size` predicted at `centre` is within a merged blob [low, high]."""
+def _follow_edge(
+    centre: float, size: float, low: float, high: float, spans: float
+) -> tuple[float, bool]:
+    """Where a track of `size` predicted at `centre` is within a merged blob [low, high];
+    `spans`: the share of the blob's extent across this axis that the track covers."""
     if size >= high - low:
         return (low + high) / 2, True
+    if spans < FOLLOW_SPAN:
+        return min(max(centre, low + size / 2), high - size / 2), False
     tolerance = max(2.0, EDGE_TOLERANCE * size)
     start, end = centre - size / 2, centre + size / 2
     to_low, to_high = abs(start - low), abs(end - high)
