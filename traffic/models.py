@@ -39,6 +39,8 @@ class VehicleClass(models.TextChoices):
     MOTORBIKE = "motorbike", _("motorbike")
     CAR = "car", _("car")
     TRUCK = "truck", _("truck")
+    BUS = "bus", _("bus")
+    BICYCLE = "bicycle", _("bicycle")
 
 
 def default_size_classes() -> list[dict]:
