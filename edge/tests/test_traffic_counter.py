@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -154,14 +155,27 @@ def test_settings_and_lines_from_the_server_s_config():
 # --- the counter on generated clips ---
 
 
-def count(scene, settings=None, lines=None, on_frame=None):
-    counter = Counter(lines or scene.lines, settings or CounterSettings(), (640, 480))
+def count(scene, settings=None, lines=None, on_frame=None, size=(640, 480)):
+    """Count `scene` (640x480) as a camera of `size` would see it, its lines scaled."""
+    sx, sy = size[0] / 640, size[1] / 480
+    lines = [
+        Line(
+            line.id,
+            line.name,
+            (line.p1[0] * sx, line.p1[1] * sy),
+            (line.p2[0] * sx, line.p2[1] * sy),
+        )
+        for line in lines or scene.lines
+    ]
+    counter = Counter(lines, settings or CounterSettings(), size)
     names = {line.id: line.name for line in scene.lines}
     counts = {}
     index = 0
     for index, frame in enumerate(scene.frames()):
         if on_frame:
             on_frame(counter, index)
+        if size != (640, 480):
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
         for crossing in counter.process(frame, index, index / 25):
             key = (names[crossing.line], crossing.direction, crossing.vehicle_class)
             counts[key] = counts.get(key, 0) + 1
@@ -323,9 +337,61 @@ def test_a_dry_run_prints_each_crossing_and_a_summary(tmp_path):
     assert summary["frames"] == scene.frame_count and summary["fps"] > 0
 
 
+@pytest.mark.parametrize("out", ["frames", "seen.mp4"])
+def test_a_dry_run_writes_what_the_counter_sees(tmp_path, out):
+    scene = one_car(list(np.arange(-60, 720, 8.0)))
+    clip = write_clip(scene, tmp_path / "road.avi")
+    target = tmp_path / out
+
+    result = subprocess.run(
+        [sys.executable, "-m", "edge", "traffic", "--dry-run", "--fast", "--source", str(clip)]
+        + ["--line", "A:200,110,200,470", "--annotate", str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    pictures = _frames_of(target)
+    assert len(pictures) == scene.frame_count
+    # Drawn at the counter's size (320 px wide), enlarged to 640 so labels can be read.
+    assert pictures[0].shape[:2] == (480, 640)
+    # The line (red) is drawn on every frame, and the car's track box (green) once it is seen.
+    red = [(p[:, :, 2] > 200) & (p[:, :, 1] < 100) & (p[:, :, 0] < 100) for p in pictures]
+    assert all(mask[110:470, 195:205].sum() > 100 for mask in red[:10])
+    green = [((p[:, :, 1] > 160) & (p[:, :, 2] < 110) & (p[:, :, 0] < 110)).sum() for p in pictures]
+    assert max(green) > 200 and green[0] < 50
+
+
+def _frames_of(target: Path) -> list:
+    if target.is_dir():
+        return [cv2.imread(str(path)) for path in sorted(target.glob("*.jpg"))]
+    capture = cv2.VideoCapture(str(target))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
 def test_the_traffic_package_does_not_import_django():
     code = "import sys, edge.traffic, edge.traffic.synthetic; print('django' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize("size", [(320, 240), (1280, 720)], ids=["320x240", "1280x720"])
+def test_a_camera_of_any_resolution_counts_with_the_defaults(size):
+    """Nothing in the defaults is in pixels of one resolution: the same road filmed by a
+    320x240 camera or a 1280x720 one counts the same, with only the lines drawn on it."""
+    scene = traffic_scene(seconds=15, vehicles_per_minute=40, seed=13)
+
+    counts, _ = count(scene, size=size)
+
+    truth = flat(scene.truth())
+    assert by_line(counts) == by_line(truth)
+    assert classes_agree(counts, truth) >= 0.8

@@ -75,7 +75,7 @@ class Annotator:
             del path[:-PATH_POINTS]
             colour = CONFIRMED if track.hits >= counter.settings.min_hits else YOUNG
             x1, y1, x2, y2 = (v * zoom for v in track.box)
-            cv2.rectangle(picture, _point(x1, y1), _point(x2, y2), colour, 1)
+            cv2.rectangle(picture, _point(x1, y1), _point(x2, y2), colour, 2)
             points = np.array(path, np.int32).reshape(-1, 1, 2)
             cv2.polylines(picture, [points], False, colour, 1, cv2.LINE_AA)
             text = f"{track.id} {counter.class_of(track)}"
