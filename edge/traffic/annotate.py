@@ -5,6 +5,7 @@
     ...
     annotator.close()
 
+`Annotator(None)` writes nothing: `last` holds the latest picture (the agent sends it).
 Frames are drawn at the size the counter works at (its processing frame, what it really
 sees), enlarged to at least `MIN_WIDTH` pixels wide so the labels can be read.
 """
@@ -28,15 +29,15 @@ FLASH_FRAMES = 4
 class Annotator:
     """Receives each frame the counter processed (`observe`) and writes it annotated."""
 
-    def __init__(self, out: str | Path, fps: float = 10.0):
-        self.out = Path(out)
+    def __init__(self, out: str | Path | None, fps: float = 10.0):
+        self.out = Path(out) if out is not None else None
         self.fps = fps
         self.counts: Tally = Tally()
         self.last: np.ndarray | None = None
         self._writer = None
         self._paths: dict[int, list[tuple[float, float]]] = {}
         self._flash: dict = {}
-        if self.out.suffix == "":
+        if self.out is not None and self.out.suffix == "":
             self.out.mkdir(parents=True, exist_ok=True)
 
     def observe(self, frame: np.ndarray, index: int, counter, crossings) -> None:
@@ -99,6 +100,8 @@ class Annotator:
             _label(picture, text, (6, 16 + 16 * row), (255, 255, 255))
 
     def _write(self, picture, index) -> None:
+        if self.out is None:
+            return
         if self.out.suffix == "":
             cv2.imwrite(str(self.out / f"{index:06d}.jpg"), picture)
             return

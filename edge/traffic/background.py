@@ -1,6 +1,7 @@
 """Foreground blobs of a traffic scene, on a shrunk frame.
 
-A colour background (float32 BGR at the processing size) learns selectively: fast where
+A colour background (float32 BGR at the processing size), begun from the median of the first
+frames (the counter keeps them, then counts them on it), learns selectively: fast where
 nothing moves, very slowly under blobs and tracked vehicles, so that a car waiting at a red
 light stays foreground. Global light changes (a cloud, auto-exposure) are followed at once
 by scaling the whole background, vehicles' places included, by the median ratio of frame to
@@ -17,7 +18,6 @@ from .settings import CounterSettings
 
 # The light and noise are measured on every SAMPLE_STEP-th pixel of every SAMPLE_STEP-th row.
 SAMPLE_STEP = 4
-WARMUP_LEARNING_RATE = 0.1
 # The colour difference (summed over B, G, R) below which nothing is foreground, however
 # clean the picture.
 MIN_THRESHOLD = 12.0
@@ -66,9 +66,10 @@ class Background:
         self._open = _kernel(settings.open_size, cv2.MORPH_RECT)
         self._close = _kernel(settings.close_size, cv2.MORPH_ELLIPSE)
 
-    def start(self, model) -> None:
+    def start(self, model: np.ndarray) -> None:
+        """Begin from `model` (the median of the first frames: what is there most of the
+        time, not the vehicles passing)."""
         self.model = model.astype(np.float32)
-        self.frames = self.settings.warmup_frames
 
     def blobs(self, small_bgr: np.ndarray, min_area: float) -> list[Blob]:
         frame = small_bgr.astype(np.float32)
@@ -78,8 +79,6 @@ class Background:
             self.model = frame.copy()
             return []
         self._follow_light(frame)
-        if self.frames <= self.settings.warmup_frames:
-            return []
         difference = cv2.transform(cv2.absdiff(frame, self.model), np.ones((1, 3), np.float32))
         noise = self._noise_floor(difference)
         threshold = max(MIN_THRESHOLD, noise * (2.5 + 3 * (1 - self.settings.sensitivity)))
@@ -119,9 +118,6 @@ class Background:
         (the tracked vehicles, stopped ones included)."""
         frame, settings = self._frame, self.settings
         if frame is None or self.model is None:
-            return
-        if self.frames <= settings.warmup_frames:
-            cv2.accumulateWeighted(frame, self.model, WARMUP_LEARNING_RATE)
             return
         busy = cv2.dilate(self._busy, self._spread) if self._busy is not None else None
         for x1, y1, x2, y2 in boxes:

@@ -13,9 +13,6 @@ from .crossing import Crossing, LineRule
 from .settings import CounterSettings, Line
 from .tracker import Track, Tracker
 
-# Frames kept at start to learn the background from (their median), then counted on it: the
-# vehicles in view from the first frame are counted, and none is left in the background.
-BOOT_FRAMES = 30
 # Defaults relative to the frame, so that a 320x240 camera and a 1280x720 one both count out
 # of the box: blobs smaller than this share of the frame are noise (400 px at 640x480) ...
 MIN_BLOB_SHARE = 400 / (640 * 480)
@@ -64,7 +61,7 @@ class Counter:
 
     def process(self, frame_bgr: np.ndarray, index: int, at: datetime | float) -> list[Crossing]:
         """Count on the next frame; return the crossings completed in it (during the first
-        `BOOT_FRAMES` frames, none: they are kept, then counted at once with their own
+        `warmup_frames` frames, none: they are kept, then counted at once with their own
         frame numbers and times)."""
         if frame_bgr.shape != self._shape:
             self._set_geometry(frame_bgr.shape)
@@ -74,7 +71,7 @@ class Counter:
         if self._boot is None:
             return self._count(small, index, at)
         self._boot.append((small, index, at))
-        return self._start() if len(self._boot) >= BOOT_FRAMES else []
+        return self._start() if len(self._boot) >= self.settings.warmup_frames else []
 
     def finish(self, index: int, at: datetime | float) -> list[Crossing]:
         """End every track (the source ended): those last seen past a line's middle count."""

@@ -105,8 +105,10 @@ class CounterSettings:
     # foreground for minutes (0.0002: a third faded after 90 s at 25 fps), while a parked car
     # or the ghost of one that stood there at start fades in the end.
     foreground_learning_rate: float = 0.0002
-    # Frames at start during which the background learns everywhere at 0.1 (settling).
-    warmup_frames: int = 10
+    # Frames kept at start: their median (what each pixel shows most of the time, not the
+    # vehicles passing) is the first background, then they are counted on it, so that the
+    # vehicles in view from the first frame count and none is left in the background.
+    warmup_frames: int = 30
     # Shadows: a pixel darker than the background by a ratio in [shadow_min_ratio,
     # shadow_max_ratio], the same in B, G and R within `shadow_chroma`, and uniform over its
     # 5x5 neighbourhood (a shadow keeps the asphalt's texture, a dark car does not) is a
@@ -170,7 +172,7 @@ class CounterSettings:
                 yield f"{name} must be in 0..1"
         if not 0 < self.shadow_min_ratio < self.shadow_max_ratio < 1:
             yield "0 < shadow_min_ratio < shadow_max_ratio < 1"
-        for name in ("max_missed_frames", "min_hits"):
+        for name in ("max_missed_frames", "min_hits", "warmup_frames"):
             if getattr(self, name) < 1:
                 yield f"{name} must be at least 1"
         if self.crossing_margin is not None and self.crossing_margin < 0:
