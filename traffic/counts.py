@@ -10,7 +10,7 @@ in `kept`. After commit it publishes "counts" to `traffic.intersection.<id>` wit
 as selectors.interval_payload shows it:
 
     {"type": "counts", "data": {"intersection": 1, "camera": 2, "camera_name": "North",
-        "start": "<ISO 8601>", "end": "<ISO 8601>", "total": 14,
+        "start": "<ISO 8601>", "end": "<ISO 8601>", "total": 14, "bicycles": 0,
         "counts": [{"line": 3, "line_name": "Main St", "direction": "in", "class": "car",
                     "count": 12}, ...]}}
 """

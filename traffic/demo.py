@@ -51,7 +51,14 @@ CAMERAS = [
         size=(640, 360),
         snapshot_frame=536,
         lines=[("Street", 340, 100, 340, 235, "rightward, near lane", "leftward, far lane")],
-        classes=[("car", 1.0), ("truck", 0.35), ("motorbike", 0.03)],  # pickups, a school bus
+        # pickups, the school bus, now and then a cyclist
+        classes=[
+            ("car", 1.0),
+            ("truck", 0.3),
+            ("bus", 0.03),
+            ("motorbike", 0.03),
+            ("bicycle", 0.05),
+        ],
         busy=1.0,
     ),
     # Frame 207: two cars pass each other on the line.
@@ -142,7 +149,9 @@ def _seed_counts(camera, spec: DemoCamera, chance: random.Random) -> int:
         for line in lines:
             for direction, share in (("in", 0.55), ("out", 0.45)):
                 for vehicle_class, weight in spec.classes:
-                    number = max(0, round(chance.gauss(rate * share * weight, 1.5)))
+                    mean = rate * share * weight
+                    # Spread at most the mean: no school bus at 3 a.m.
+                    number = max(0, round(chance.gauss(mean, min(1.5, mean))))
                     if number:
                         items.append(
                             {

@@ -18,7 +18,7 @@ from flowsuite.api import PayloadTooLarge, jpeg_body_parser
 from flowsuite.permissions import IsDevice
 
 from . import counts, heartbeats
-from .models import Direction, TrafficCamera
+from .models import Direction, TrafficCamera, VehicleClass
 
 MAX_ITEMS = 2000
 
@@ -136,6 +136,23 @@ class ConfigView(DeviceView):
 # --- counts ---------------------------------------------------------------------------------
 
 
+class VehicleClassField(serializers.ChoiceField):
+    """One of VehicleClass's values, exactly; the refusal names the classes, not the input
+    (which may be anything, of any length)."""
+
+    default_error_messages = {
+        "invalid_choice": gettext_lazy("Not a vehicle class: the classes are {classes}.")
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=VehicleClass.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data in VehicleClass.values:
+            return data
+        self.fail("invalid_choice", classes=", ".join(VehicleClass.values))
+
+
 class CountItemSerializer(serializers.Serializer):
     line = serializers.IntegerField()
     direction = serializers.ChoiceField(choices=Direction.values)
@@ -143,7 +160,7 @@ class CountItemSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=0, max_value=1_000_000)
 
 
-CountItemSerializer._declared_fields["class"] = serializers.SlugField(max_length=20)
+CountItemSerializer._declared_fields["class"] = VehicleClassField()
 
 
 class MovementItemSerializer(serializers.Serializer):
@@ -152,7 +169,7 @@ class MovementItemSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=0, max_value=1_000_000)
 
 
-MovementItemSerializer._declared_fields["class"] = serializers.SlugField(max_length=20)
+MovementItemSerializer._declared_fields["class"] = VehicleClassField()
 
 
 class IntervalHealthSerializer(serializers.Serializer):
@@ -208,7 +225,8 @@ class CountsView(DeviceView):
     """One interval of one camera: counts per line, direction and class (zeros may be
     omitted), turning movements and the edge's health. Posting the same `key` again answers
     200 with `duplicate: true` and stores nothing. Counts of unknown lines are skipped (listed
-    in `skipped_lines`), unless every line is unknown (400)."""
+    in `skipped_lines`), unless every line is unknown (400). A count or movement whose class
+    is no vehicle class refuses the whole report (400, nothing stored)."""
 
     @extend_schema(
         operation_id="traffic_device_counts",
@@ -216,7 +234,10 @@ class CountsView(DeviceView):
         responses={
             201: IntervalResult,
             200: OpenApiResponse(IntervalResult, description="Already stored (duplicate)."),
-            400: OpenApiResponse(description="Invalid fields, or every line unknown."),
+            400: OpenApiResponse(
+                description="Invalid fields (a class that is no vehicle class among them: "
+                "nothing of the report is stored), or every line unknown."
+            ),
             **AUTH_RESPONSES,
         },
         tags=["traffic device"],

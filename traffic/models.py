@@ -43,6 +43,17 @@ class VehicleClass(models.TextChoices):
     BICYCLE = "bicycle", _("bicycle")
 
 
+# The classes that are no motor vehicles (the edge's NOT_MOTOR, less pedestrians, which it never
+# counts): a total of vehicles is of motor vehicles, and these are shown apart as "bicycles".
+# The one rule pages, API and live events follow (traffic.selectors.vehicle_sums).
+NOT_MOTOR = frozenset({VehicleClass.BICYCLE.value})
+
+
+def is_motor(vehicle_class: str) -> bool:
+    """Whether vehicles of `vehicle_class` count in a total of vehicles."""
+    return vehicle_class not in NOT_MOTOR
+
+
 def default_size_classes() -> list[dict]:
     # The size classes every camera had before they were automatic (blob areas fitted to
     # 640x480, wrong on any other frame): migration 0001 names this function.
@@ -152,8 +163,9 @@ class TrafficCamera(models.Model):
 
 
 def check_size_classes(value) -> None:
-    """[{"class": "motorbike", "min_area": 0}, ...]: distinct names, areas rising from 0; or
-    None, automatic (the counter learns them)."""
+    """[{"class": "motorbike", "min_area": 0}, ...]: distinct vehicle classes (the counter
+    reports them, and counts of another class are refused), areas rising from 0; or None,
+    automatic (the counter learns them)."""
     message = _('A list of {"class": name, "min_area": pixels}, the first from 0, areas rising.')
     if value is None:
         return
@@ -171,6 +183,11 @@ def check_size_classes(value) -> None:
             and item["min_area"] >= 0
         ):
             raise ValidationError(message)
+        if item["class"] not in VehicleClass.values:
+            raise ValidationError(
+                _("Unknown class %(name)s: the classes are %(classes)s.")
+                % {"name": item["class"], "classes": ", ".join(VehicleClass.values)}
+            )
         areas.append(item["min_area"])
         names.add(item["class"])
     if areas[0] != 0 or areas != sorted(set(areas)) or len(names) != len(value):

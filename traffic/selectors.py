@@ -5,6 +5,10 @@ these functions (writes are in counts.py and validation.py).
 
 Rows are plain dicts with `vehicle_class` for the class (the wire formats, live events and
 FlowTrack's JSON, say "class"). Times are aware datetimes in the intersection's time zone.
+
+A total of vehicles is of motor vehicles: bicycles (models.NOT_MOTOR) are summed apart as
+"bicycles" wherever classes are added up (vehicle_sums, and rows grouped without the class);
+a row of one class keeps its class's count.
 """
 
 from collections import defaultdict
@@ -13,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count as Rows
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from .models import (
+    NOT_MOTOR,
     Count,
     CountLine,
     CountStatus,
@@ -26,6 +31,7 @@ from .models import (
     SyncBatch,
     TrafficCamera,
     Upload,
+    is_motor,
 )
 
 VIEW_COUNTS = "traffic.view_count"
@@ -106,6 +112,35 @@ def bucket_start(moment: datetime, bucket: str, zone: ZoneInfo) -> datetime:
 # --- counts -------------------------------------------------------------------------------
 
 
+def vehicle_sums(rows) -> dict[str, int]:
+    """{"total": motor vehicles, "bicycles": n} of rows (dicts or Count rows) with a class
+    ("vehicle_class" or "class") and a "count", or of rows summed without the class (their
+    "count" already of motor vehicles, beside their "bicycles")."""
+    sums = {"total": 0, "bicycles": 0}
+    for row in rows:
+        get = row.get if isinstance(row, dict) else lambda name, r=row: getattr(r, name, None)
+        vehicle_class = get("vehicle_class") or get("class")
+        if vehicle_class is None:
+            sums["total"] += get("count") or 0
+            sums["bicycles"] += get("bicycles") or 0
+        elif is_motor(vehicle_class):
+            sums["total"] += get("count")
+        else:
+            sums["bicycles"] += get("count")
+    return sums
+
+
+def _summed(rows, fields) -> QuerySet:
+    """`rows` (a values() queryset) summed as "total": of their class when it is one of
+    `fields`, else of the motor vehicles, with the bicycles apart as "bicycles"."""
+    if "vehicle_class" in fields:
+        return rows.annotate(total=Sum("count"))
+    not_motor = Q(vehicle_class__in=NOT_MOTOR)
+    return rows.annotate(
+        total=Sum("count", filter=~not_motor), bicycles=Sum("count", filter=not_motor)
+    )
+
+
 def range_counts(
     *,
     intersection: Intersection | int,
@@ -149,7 +184,8 @@ def counts_by_bucket(
 
     Rows, in time order: {"bucket": datetime, "line": id, "line_name": str, "camera": id,
     "direction": "in"|"out", "in_label", "out_label", "vehicle_class": str, "count": int},
-    holding only the keys of `by` (a line brings its name, camera and labels).
+    holding only the keys of `by` (a line brings its name, camera and labels). Without
+    "vehicle_class" in `by`, "count" is of motor vehicles and "bicycles": int is beside it.
     """
     if bucket not in BUCKETS:
         raise ValueError(f"bucket is one of {', '.join(BUCKETS)}")
@@ -163,22 +199,27 @@ def counts_by_bucket(
         statuses=statuses,
     ).order_by()
     fields = [name for name in DIMENSIONS if name in by]
+    by_class = "vehicle_class" in fields
     if bucket == "15min":
         # No 15-minute truncation in SQL: sum per interval start, fold in Python.
-        raw = counts.values("start", *fields).annotate(total=Sum("count"))
-        folded: dict[tuple, int] = defaultdict(int)
+        raw = _summed(counts.values("start", *fields), fields)
+        folded: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
         for row in raw:
             key = (bucket_start(row["start"], bucket, zone), *(row[name] for name in fields))
-            folded[key] += row["total"]
+            folded[key][0] += row["total"] or 0
+            folded[key][1] += row.get("bicycles") or 0
         sums = [
-            {"bucket": key[0], **dict(zip(fields, key[1:], strict=True)), "total": total}
-            for key, total in folded.items()
+            {
+                "bucket": key[0],
+                **dict(zip(fields, key[1:], strict=True)),
+                "total": total,
+                **({} if by_class else {"bicycles": bicycles}),
+            }
+            for key, (total, bicycles) in folded.items()
         ]
     else:
         trunc = (TruncHour if bucket == "hour" else TruncDay)("start", tzinfo=zone)
-        sums = list(
-            counts.annotate(bucket=trunc).values("bucket", *fields).annotate(total=Sum("count"))
-        )
+        sums = list(_summed(counts.annotate(bucket=trunc).values("bucket", *fields), fields))
     lines = _lines_of(intersection) if "line" in fields else {}
     rows = []
     for row in sums:
@@ -187,7 +228,9 @@ def counts_by_bucket(
             out[name] = row[name]
         if "line" in fields:
             out.update(_line_fields(lines.get(row["line"])))
-        out["count"] = row["total"]
+        out["count"] = row["total"] or 0
+        if not by_class:
+            out["bicycles"] = row["bicycles"] or 0
         rows.append(out)
     rows.sort(key=lambda r: (r["bucket"], *(str(r[name]) for name in fields)))
     return rows
@@ -203,8 +246,8 @@ def count_totals(
     line: CountLine | int | None = None,
     statuses=COUNTED,
 ) -> list[dict]:
-    """Vehicles over [start, end) per the dimensions in `by`; rows as counts_by_bucket's,
-    without "bucket", largest first."""
+    """Vehicles over [start, end) per the dimensions in `by`; rows as counts_by_bucket's
+    (motor vehicles and "bicycles" apart unless by class), without "bucket", largest first."""
     fields = [name for name in DIMENSIONS if name in by]
     counts = range_counts(
         intersection=intersection,
@@ -215,8 +258,13 @@ def count_totals(
         statuses=statuses,
     )
     if not fields:  # values() without fields would group by every column: one grand total
-        return [{"count": counts.aggregate(total=Sum("count"))["total"] or 0}]
-    sums = counts.order_by().values(*fields).annotate(total=Sum("count"))
+        not_motor = Q(vehicle_class__in=NOT_MOTOR)
+        sums = counts.aggregate(
+            total=Sum("count", filter=~not_motor), bicycles=Sum("count", filter=not_motor)
+        )
+        return [{"count": sums["total"] or 0, "bicycles": sums["bicycles"] or 0}]
+    by_class = "vehicle_class" in fields
+    sums = _summed(counts.order_by().values(*fields), fields)
     lines = _lines_of(intersection) if "line" in fields else {}
     rows = []
     for row in sums:
@@ -224,6 +272,8 @@ def count_totals(
         if "line" in fields:
             out.update(_line_fields(lines.get(row["line"])))
         out["count"] = row["total"] or 0
+        if not by_class:
+            out["bicycles"] = row["bicycles"] or 0
         rows.append(out)
     rows.sort(key=lambda r: (-r["count"], *(str(r[name]) for name in fields)))
     return rows
@@ -233,21 +283,32 @@ def chart_series(
     rows: list[dict], *, bucket: str, start: datetime, end: datetime, zone, by: str = "line"
 ) -> dict:
     """counts_by_bucket rows as chart data: every bucket of [start, end) (empty ones as 0)
-    and one series per value of `by` ("line", "direction", "vehicle_class" or "total").
+    and one series per value of `by` ("line", "direction", "vehicle_class" or "total"), of
+    motor vehicles unless by class: the bicycles are a "bicycles" series of their own.
 
     {"buckets": [datetime, ...], "series": [{"key": ..., "label": str, "values": [int, ...]}]}
     """
     buckets = bucket_range(start, end, bucket, zone)
     position = {moment: index for index, moment in enumerate(buckets)}
     series: dict = {}
-    for row in rows:
-        key = "total" if by == "total" else row[by]
+
+    def add(key, label, index, number):
         if key not in series:
-            label = row.get("line_name", key) if by == "line" else key
             series[key] = {"key": key, "label": str(label), "values": [0] * len(buckets)}
-        index = position.get(row["bucket"])
         if index is not None:
-            series[key]["values"][index] += row["count"]
+            series[key]["values"][index] += number
+
+    for row in rows:
+        index = position.get(row["bucket"])
+        if by == "vehicle_class":
+            add(row[by], row[by], index, row["count"])
+            continue
+        key = "total" if by == "total" else row[by]
+        label = row.get("line_name", key) if by == "line" else key
+        sums = vehicle_sums([row])
+        add(key, label, index, sums["total"])
+        if sums["bicycles"]:
+            add("bicycles", "bicycles", index, sums["bicycles"])
     return {"buckets": buckets, "series": sorted(series.values(), key=lambda s: s["label"])}
 
 
@@ -314,7 +375,7 @@ def interval_payload(camera: TrafficCamera, start: datetime, end: datetime, coun
     {"intersection": id, "camera": id, "camera_name": str, "start": datetime, "end": datetime,
      "counts": [{"line": id, "line_name": str, "direction": "in"|"out", "class": str,
                  "count": int}, ...],
-     "total": int}
+     "total": int (motor vehicles), "bicycles": int}
 
     `counts`: Count rows (with their line) or dicts with line (a CountLine), direction,
     vehicle_class and count.
@@ -340,7 +401,7 @@ def interval_payload(camera: TrafficCamera, start: datetime, end: datetime, coun
         "start": start,
         "end": end,
         "counts": items,
-        "total": sum(item["count"] for item in items),
+        **vehicle_sums(items),
     }
 
 
@@ -494,8 +555,9 @@ def review_intervals(
     """The intervals of a range as an analyst reviews them, in time order, per camera:
 
     {"camera": TrafficCamera, "start", "end", "counts": [Count, ...] (by line, direction,
-     class), "total": int, "statuses": {"pending": n, ...}, "batched": bool (some count
-     already in a FlowTrack batch), "health": the interval's report health or None}
+     class), "total": int (motor vehicles, rejected counts left out), "bicycles": int (the
+     same), "statuses": {"pending": n, ...}, "batched": bool (some count already in a
+     FlowTrack batch), "health": the interval's report health or None}
     """
     counts = range_counts(
         intersection=intersection, start=start, end=end, camera=camera, line=line
@@ -510,14 +572,11 @@ def review_intervals(
                 "start": count.start,
                 "end": count.end,
                 "counts": [],
-                "total": 0,
                 "statuses": defaultdict(int),
                 "batched": False,
                 "health": None,
             }
         group["counts"].append(count)
-        if count.status != CountStatus.REJECTED:
-            group["total"] += count.count
         group["statuses"][count.status] += 1
         group["batched"] = group["batched"] or count.sync_batch_id is not None
     cameras = {key[0] for key in groups}
@@ -526,6 +585,7 @@ def review_intervals(
     )
     health = {(u.camera_id, u.start): u.health for u in uploads}
     for key, group in groups.items():
+        group.update(vehicle_sums(c for c in group["counts"] if c.status != CountStatus.REJECTED))
         group["statuses"] = dict(group["statuses"])
         group["health"] = health.get(key)
     return sorted(groups.values(), key=lambda g: (g["start"], g["camera"].name))

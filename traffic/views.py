@@ -41,6 +41,7 @@ from .forms import (
     ValidateForm,
 )
 from .models import (
+    NOT_MOTOR,
     Count,
     CountLine,
     CountStatus,
@@ -92,44 +93,52 @@ def home(request):
 
 
 def _board(place: Intersection) -> dict:
-    """The dashboard's counters: per camera and line, "in" and "out" for the camera's latest
-    interval and for today; today's totals by class and direction."""
+    """The dashboard's counters: per camera and line, "in" and "out" (motor vehicles) for the
+    camera's latest interval and for today, and today's bicycles; today's totals by class and
+    direction."""
     camera_list = list(place.cameras.prefetch_related("lines"))
     latest = {payload["camera"]: payload for payload in selectors.latest_intervals(place)}
     today = selectors.today_totals(place)
-    today_by_line = defaultdict(int)
+    today_by_line = defaultdict(list)
+    by_direction = defaultdict(list)
     classes = {value: {"label": label, "in": 0, "out": 0} for value, label in VehicleClass.choices}
     for row in today:
-        today_by_line[(row["line"], row["direction"])] += row["count"]
+        today_by_line[(row["line"], row["direction"])].append(row)
+        by_direction[row["direction"]].append(row)
         entry = classes.setdefault(
             row["vehicle_class"], {"label": row["vehicle_class"], "in": 0, "out": 0}
         )
         entry[row["direction"]] += row["count"]
     for camera in camera_list:
         payload = latest.get(camera.pk)
-        now = defaultdict(int)
+        now = defaultdict(list)
         for item in payload["counts"] if payload else ():
-            now[(item["line"], item["direction"])] += item["count"]
+            now[(item["line"], item["direction"])].append(item)
         camera.latest_interval = payload
         camera.counters = [
             {
                 "line": line,
-                "now_in": now[(line.pk, "in")],
-                "now_out": now[(line.pk, "out")],
-                "today_in": today_by_line[(line.pk, "in")],
-                "today_out": today_by_line[(line.pk, "out")],
+                "now_in": selectors.vehicle_sums(now[(line.pk, "in")])["total"],
+                "now_out": selectors.vehicle_sums(now[(line.pk, "out")])["total"],
+                "today_in": selectors.vehicle_sums(today_by_line[(line.pk, "in")])["total"],
+                "today_out": selectors.vehicle_sums(today_by_line[(line.pk, "out")])["total"],
+                "today_bicycles": selectors.vehicle_sums(
+                    today_by_line[(line.pk, "in")] + today_by_line[(line.pk, "out")]
+                )["bicycles"],
             }
             for line in camera.lines.all()
         ]
-    class_rows = [{"key": key, **entry} for key, entry in classes.items()]
+    sums = selectors.vehicle_sums(today)
     return {
         "cameras": camera_list,
-        "classes": class_rows,
-        "total_today": sum(row["count"] for row in today),
-        "total_in": sum(row["in"] for row in class_rows),
-        "total_out": sum(row["out"] for row in class_rows),
+        "classes": [{"key": key, **entry} for key, entry in classes.items()],
+        "total_today": sums["total"],
+        "bicycles_today": sums["bicycles"],
+        "total_in": selectors.vehicle_sums(by_direction["in"])["total"],
+        "total_out": selectors.vehicle_sums(by_direction["out"])["total"],
         "today": _today(place),
         "state": {
+            "not_motor": sorted(NOT_MOTOR),
             "today_start": _iso(selectors.today_bounds(place)[0]),
             "today_end": _iso(selectors.today_bounds(place)[1]),
             "lines": {
@@ -187,6 +196,7 @@ def _chart(place: Intersection, choice: dict, rows: list[dict]) -> dict:
         "buckets": [moment.timestamp() * 1000 for moment in buckets],
         "lines": {str(pk): line for pk, line in lines.items()},
         "classes": dict(VehicleClass.choices),
+        "not_motor": sorted(NOT_MOTOR),
         "directions": dict(Direction.choices),
         "rows": [
             [
@@ -229,10 +239,11 @@ def history(request, pk):
     totals = selectors.count_totals(
         intersection=place, start=choice["start"], end=choice["end"], by=("line", "direction")
     )
-    by_line = defaultdict(lambda: {"in": 0, "out": 0})
+    by_line = defaultdict(lambda: {"in": 0, "out": 0, "bicycles": 0})
     names = {}
     for row in totals:
         by_line[row["line"]][row["direction"]] = row["count"]
+        by_line[row["line"]]["bicycles"] += row["bicycles"]
         names[row["line"]] = (row["line_name"], row["in_label"], row["out_label"])
     line_totals = sorted(
         (
@@ -260,7 +271,7 @@ def history(request, pk):
             "form": form,
             "choice": choice,
             "chart": _chart(place, choice, rows),
-            "total": sum(line["in"] + line["out"] for line in line_totals),
+            **selectors.vehicle_sums(totals),
             "line_totals": line_totals,
             "class_totals": [
                 {"label": VehicleClass(row["vehicle_class"]).label, **row}
@@ -513,6 +524,16 @@ def _review_url(place: Intersection, choice: dict) -> str:
     )
 
 
+# The review table's column heads (a class's initial is ambiguous: bus and bicycle).
+CLASS_ICONS = {
+    VehicleClass.MOTORBIKE: "bi-scooter",
+    VehicleClass.CAR: "bi-car-front",
+    VehicleClass.TRUCK: "bi-truck",
+    VehicleClass.BUS: "bi-bus-front",
+    VehicleClass.BICYCLE: "bi-bicycle",
+}
+
+
 def _review_tables(place: Intersection, choice: dict) -> list[dict]:
     """Per camera, a table of its intervals: one row per interval with a cell per line,
     direction and class (the Count or None), the interval's health, and rows for the
@@ -526,7 +547,7 @@ def _review_tables(place: Intersection, choice: dict) -> list[dict]:
         lines[line.camera_id].append(line)
     columns_of = {
         camera.pk: [
-            (line, direction, vehicle_class)
+            (line, direction, vehicle_class, CLASS_ICONS.get(vehicle_class, "bi-question"))
             for line in lines[camera.pk]
             for direction in Direction.values
             for vehicle_class in VehicleClass  # members: .label names the column
@@ -538,6 +559,9 @@ def _review_tables(place: Intersection, choice: dict) -> list[dict]:
             "camera": camera,
             "lines": lines[camera.pk],
             "columns": columns_of[camera.pk],
+            # a line spans a column per direction and class, a direction one per class
+            "line_span": len(Direction.values) * len(VehicleClass),
+            "direction_span": len(VehicleClass),
             "rows": [],
             "health": selectors.camera_health(camera, start=choice["start"], end=choice["end"]),
         }
@@ -552,7 +576,7 @@ def _review_tables(place: Intersection, choice: dict) -> list[dict]:
         table["rows"].append(
             {
                 **interval,
-                "cells": [cells.get((line.pk, d, k)) for line, d, k in table["columns"]],
+                "cells": [cells.get((line.pk, d, k)) for line, d, k, _icon in table["columns"]],
                 "fps": health.get("fps"),
                 "problem": _health_problem(table["health"], interval["start"]),
             }

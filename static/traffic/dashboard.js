@@ -1,6 +1,8 @@
 // The intersection's live dashboard: each camera's lines drawn on its snapshot, and the
 // counters updated from the intersection's live group (traffic.intersection.<id>):
-//   "counts"   {camera, start, end, counts: [{line, direction, class, count}], total}
+//   "counts"   {camera, start, end, counts: [{line, direction, class, count}], total, bicycles}
+// Totals and the lines' counters are of motor vehicles: the classes the page names
+// `not_motor` (bicycles) go to the bicycle figures instead, and to their own class.
 //   "status"   {camera, online, last_seen_at, health: {fps, ...}}
 //   "snapshot" {camera, ...}: a new picture of the camera's view
 (function () {
@@ -8,6 +10,7 @@
   const state = JSON.parse(document.getElementById("traffic-board").textContent);
   const group = document.getElementById("traffic-group").dataset.group;
   const root = document.documentElement;
+  const notMotor = new Set(state.not_motor || []);
   const timeFormat = new Intl.DateTimeFormat(root.lang || undefined, {
     hour: "2-digit", minute: "2-digit", timeZone: root.dataset.timeZone || undefined,
   });
@@ -45,7 +48,12 @@
     const latest = state.latest[data.camera];
     const isLatest = !latest || start >= new Date(latest.start);
     const sums = {};
+    const bicycles = {};
     data.counts.forEach((item) => {
+      if (notMotor.has(item.class)) {
+        bicycles[item.line] = (bicycles[item.line] || 0) + item.count;
+        return;
+      }
       const key = item.line + ":" + item.direction;
       sums[key] = (sums[key] || 0) + item.count;
     });
@@ -61,9 +69,14 @@
     }
     if (start < new Date(state.today_start)) return; // late news of yesterday
     Object.entries(sums).forEach(([key, value]) => addTo(element.querySelector('[data-today="' + key + '"]'), value));
+    Object.entries(bicycles).forEach(([line, value]) => {
+      addTo(element.querySelector('[data-bicycles-line="' + line + '"]'), value);
+      addTo(document.querySelector("[data-bicycles]"), value);
+    });
     data.counts.forEach((item) => {
       addTo(document.querySelector('[data-class-total="' + item.class + '"]'), item.count);
       addTo(document.querySelector('[data-class-dir="' + item.class + ":" + item.direction + '"]'), item.count);
+      if (notMotor.has(item.class)) return;
       addTo(document.querySelector('[data-total-dir="' + item.direction + '"]'), item.count);
       addTo(document.querySelector("[data-total]"), item.count);
     });

@@ -1,6 +1,7 @@
 // The history chart: stacked bars per 15 min, hour or day, split by line, direction, class or
 // line and direction (the buttons above it), from the rows the page carries:
-// [bucket index, line id, direction, class, count].
+// [bucket index, line id, direction, class, count]. Bars stack motor vehicles: the classes the
+// page names `not_motor` (bicycles) stand in a bar of their own beside them, never in the stack.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("history-data").textContent);
@@ -8,7 +9,11 @@
   const root = document.documentElement;
   const lang = root.lang || undefined;
   const timeZone = root.dataset.timeZone || undefined;
-  const CLASS_COLORS = { motorbike: ["#7c3aed", "#a78bfa"], car: ["#0284c7", "#38bdf8"], truck: ["#d97706", "#fbbf24"] };
+  const CLASS_COLORS = {
+    motorbike: ["#7c3aed", "#a78bfa"], car: ["#0284c7", "#38bdf8"], truck: ["#d97706", "#fbbf24"],
+    bus: ["#dc2626", "#f87171"], bicycle: ["#0d9488", "#2dd4bf"],
+  };
+  const notMotor = new Set(data.not_motor || []);
   const DIRECTION_COLORS = { in: ["#16a34a", "#4ade80"], out: ["#2563eb", "#60a5fa"] };
   const span = data.buckets.length ? data.buckets[data.buckets.length - 1] - data.buckets[0] : 0;
 
@@ -36,6 +41,10 @@
 
   function keyOf(row, split) {
     const [, line, direction, vehicleClass] = row;
+    if (notMotor.has(vehicleClass)) {
+      if (split === "class") return { key: vehicleClass, label: data.classes[vehicleClass] || vehicleClass, vehicleClass, apart: true };
+      return { key: "bicycles", label: gettext("bicycles"), vehicleClass: "bicycle", apart: true };
+    }
     if (split === "line") return { key: "l" + line, label: lineName(line), line };
     if (split === "direction") return { key: direction, label: data.directions[direction] || direction, direction };
     if (split === "class") return { key: vehicleClass, label: data.classes[vehicleClass] || vehicleClass, vehicleClass };
@@ -61,6 +70,7 @@
       .sort((a, b) => a.label.localeCompare(b.label, lang))
       .map((group, index) => ({
         label: group.label, data: group.values, backgroundColor: colour(group, index), borderRadius: 2, maxBarThickness: 42,
+        stack: group.apart ? "bicycles" : "motor",
       }));
   }
 

@@ -88,7 +88,7 @@ def test_counts_aggregated_by_nothing_are_one_total(viewer, reported):
         "/api/traffic/counts/aggregate/", {**range_of(camera, start), "bucket": "day", "by": ""}
     )
     assert answer.status_code == 200
-    assert answer.json()["totals"] == [{"count": 14}]
+    assert answer.json()["totals"] == [{"count": 14, "bicycles": 0}]
 
 
 def test_counts_export_as_csv(viewer, reported):
