@@ -307,7 +307,8 @@ def add_traffic_command(commands) -> None:
         "--state-dir",
         default=os.environ.get("FLOWSUITE_TRAFFIC_STATE"),
         metavar="DIR",
-        help="each camera's outbox and last config (env FLOWSUITE_TRAFFIC_STATE; default "
+        help="each camera's outbox, last config and learnt vehicle sizes (env "
+        "FLOWSUITE_TRAFFIC_STATE; default "
         f"{default_traffic_state()})",
     )
     command.add_argument(

@@ -11,6 +11,11 @@ Each is closed at its end and posted even when nothing was counted, with the hea
 camera over it (fps, frames, dropped frames, seconds without frames): zero vehicles and no
 picture at all must look different to an analyst. The first interval after a start and the last
 one before a stop are posted with their real start or end and `"partial": true`.
+
+Beside the plain snapshot, the link sends what the counter sees (`CounterView`: its processing
+frame with its lines, tracks and counts drawn) for the site's line editor. What the counter
+learns of the camera (how large a car is there: `counter.calibration`) is kept in the state
+folder at each closed interval and at the stop, and taken up again at the next start.
 """
 
 import contextlib
@@ -18,6 +23,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -48,6 +54,8 @@ IDLE_CLOSE_SECONDS = 2.0
 MAX_CONFIG_RETRY = 30.0
 SNAPSHOT_RETRY = 30.0
 MAX_SNAPSHOT_BYTES = 1024 * 1024
+# A kept calibration is a few kilobytes: a larger file is not one.
+MAX_CALIBRATION_BYTES = 1024 * 1024
 
 
 def _utc(at: datetime) -> datetime:
@@ -301,6 +309,65 @@ def _close(iterator) -> None:
             close()
 
 
+# --- what the counter sees ------------------------------------------------------------------
+
+
+class CounterView:
+    """The counter's observer: what it sees, drawn (`edge.traffic.annotate.Annotator`) only
+    when asked for, since drawing a frame costs most of what counting it does. `ask()` (from
+    the link) has the next `frames` counted frames drawn, so that each vehicle's path is in
+    the picture; then `on_ready` is called and `take()` gives the picture once. Between, only
+    the running counts the picture shows are kept."""
+
+    def __init__(self, on_ready: Callable[[], None] = lambda: None, frames: int | None = None):
+        from .traffic.annotate import PATH_POINTS
+
+        self.annotator = None
+        self.frames = frames or PATH_POINTS
+        self.on_ready = on_ready
+        self.drawn = 0
+        self._counter = None
+        self._asked = threading.Event()
+        self._left = 0
+        self._lock = threading.Lock()
+        self._ready = None
+
+    def ask(self) -> None:
+        self._asked.set()
+
+    def take(self):
+        """The picture drawn since the last `take()` (a BGR array), or None."""
+        with self._lock:
+            picture, self._ready = self._ready, None
+        return picture
+
+    def observe(self, frame, index: int, counter, crossings) -> None:
+        if counter is not self._counter:  # a new counter (a new frame size): new tracks
+            self.follow(counter)
+        if self._asked.is_set():
+            self._asked.clear()
+            self._left = self.frames
+        if not self._left:
+            for crossing in crossings:
+                key = (crossing.line, crossing.direction, crossing.vehicle_class)
+                self.annotator.counts[key] += 1
+            return
+        self.annotator.observe(frame, index, counter, crossings)
+        self.drawn += 1
+        self._left -= 1
+        if not self._left:
+            with self._lock:
+                self._ready = self.annotator.last
+            self.on_ready()
+
+    def follow(self, counter) -> None:
+        from .traffic.annotate import Annotator
+
+        previous, self.annotator, self._counter = self.annotator, Annotator(None), counter
+        if previous is not None:  # the running counts go on
+            self.annotator.counts = previous.counts
+
+
 # --- one camera -----------------------------------------------------------------------------
 
 
@@ -320,6 +387,16 @@ def deliver_report(server: Server, entry: Entry) -> dict:
 def state_name(key: str) -> str:
     """A camera's file names in the state folder: from its key, without revealing it."""
     return "camera-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` in `path`, whole or not at all (a power cut leaves the previous file)."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
 
 
 class CameraWorker(threading.Thread):
@@ -351,6 +428,7 @@ class CameraWorker(threading.Thread):
         self.stop_event = stop
         self.state_dir = Path(state_dir)
         self.config_file = self.state_dir / f"{name}.config.json"
+        self.calibration_file = self.state_dir / f"{name}.calibration.json"
         self.outbox = Outbox(self.state_dir / f"{name}.sqlite3", max_bytes=max_outbox_bytes)
         self.server = Server(server_url, spec.key, timeout=upload_timeout)
         self.sender = Sender(
@@ -374,6 +452,7 @@ class CameraWorker(threading.Thread):
         self.pending_config: dict | None = None  # taken, in effect from the next interval
         self.intervals: Intervals | None = None
         self.counter = None
+        self.view = CounterView(on_ready=self.link.wake)
         self.counter_version: int | None = None
         self.index = 0
         self.error: BaseException | None = None
@@ -453,7 +532,10 @@ class CameraWorker(threading.Thread):
         end = self.end_time()
         for crossing in self.counter.finish(self.index, end):
             self.intervals.count(crossing.line, crossing.direction, crossing.vehicle_class)
-        self.keep(self.intervals.finish(end))
+        reports = self.intervals.finish(end)
+        self.keep(reports)
+        if not reports:  # else keep() saved the calibration with them
+            self.save_calibration()
 
     def start_counting(self, frame, at: datetime) -> None:
         if self.offered is not None:
@@ -468,7 +550,7 @@ class CameraWorker(threading.Thread):
                 width,
                 height,
             )
-        self.counter = self.counter_factory(self.counter_config())
+        self.counter = self.new_counter()
         self.counter_version = self.config.get("version")
         self.intervals = Intervals(
             length=self.interval_length(self.config),
@@ -490,7 +572,7 @@ class CameraWorker(threading.Thread):
         resized = frame_size(self.pending_config) != frame_size(self.config)
         self.config = self.pending_config
         if resized:  # the Counter keeps the frame size it was made with
-            self.counter = self.counter_factory(self.counter_config())
+            self.counter = self.new_counter()
         else:
             lines, settings = counter_inputs(self.counter_config())
             self.counter.update(lines, settings)
@@ -500,8 +582,63 @@ class CameraWorker(threading.Thread):
             "%s: config version %s in effect, %d line(s)", self.label, self.counter_version, lines
         )
 
+    def new_counter(self):
+        """A counter for the config, watched by the `CounterView`, with what was learnt of
+        the camera before (its calibration, when kept for the same frame size)."""
+        counter = self.counter_factory(self.counter_config())
+        counter.observer = self.view
+        if hasattr(counter, "calibration"):
+            counter.calibration = self.kept_calibration(counter.frame_size)
+        return counter
+
     def counter_config(self) -> dict:
         return {**self.config, **self.overrides}
+
+    # --- what the counter learnt ---
+
+    def kept_calibration(self, size: tuple[int, int]):
+        """The calibration kept in the state folder for this frame size, else a new one; a
+        file that cannot be used is said in one line, never stops the camera."""
+        from .traffic.classes import Calibration
+
+        try:
+            with open(self.calibration_file, "rb") as kept:
+                raw = kept.read(MAX_CALIBRATION_BYTES + 1)
+            if len(raw) > MAX_CALIBRATION_BYTES:
+                raise ValueError("too large")
+            data = json.loads(raw)
+            calibration = Calibration.from_dict(data, size)
+            values = [v for pair in calibration.sizes for v in pair] + list(calibration.speeds)
+            if not all(math.isfinite(v) and v > 0 for v in values):
+                raise ValueError("sizes that are no sizes")
+        except FileNotFoundError:
+            return Calibration(size)
+        except (OSError, ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as error:
+            log.warning(
+                "%s: the vehicle sizes kept in %s are unreadable (%s): learning them afresh",
+                self.label,
+                self.calibration_file.name,
+                error,
+            )
+            return Calibration(size)
+        if calibration.sizes or calibration.speeds:
+            log.info(
+                "%s: vehicle sizes of the last run taken up (%d vehicles)",
+                self.label,
+                len(calibration.sizes),
+            )
+        else:
+            log.info("%s: no vehicle sizes kept for %dx%d: learning them afresh", self.label, *size)
+        return calibration
+
+    def save_calibration(self) -> None:
+        calibration = getattr(self.counter, "calibration", None)
+        if calibration is None:
+            return
+        try:
+            write_atomically(self.calibration_file, json.dumps(calibration.to_dict()))
+        except OSError as error:
+            log.warning("%s: the vehicle sizes learnt are not kept: %s", self.label, error)
 
     def interval_length(self, config: dict) -> float:
         return self.interval_seconds or 60.0 * int(config.get("interval_minutes") or 5)
@@ -527,6 +664,7 @@ class CameraWorker(threading.Thread):
                 )
         if reports:
             self.sender.wake()
+            self.save_calibration()
 
     def shut_down(self) -> None:
         if self.link.is_alive():
@@ -601,7 +739,8 @@ class CameraWorker(threading.Thread):
 
 class TrafficLink(threading.Thread):
     """Heartbeats (fps, outbox, config version) every `heartbeat_every` seconds, a config
-    reload when the site's version differs, a snapshot at start and every `snapshot_every`."""
+    reload when the site's version differs, a snapshot at start and every `snapshot_every`,
+    each followed by what the counter sees once it is drawn (`CounterView`)."""
 
     def __init__(
         self,
@@ -618,17 +757,25 @@ class TrafficLink(threading.Thread):
         self.snapshot_every = snapshot_every
         self.heartbeats = 0
         self.snapshots = 0
+        self.annotated_snapshots = 0
         self.fetched_version = None
         self._stopping = threading.Event()
+        self._wake = threading.Event()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         self.join(timeout=self.server.timeout + 1)
+
+    def wake(self) -> None:
+        """From the camera thread: something to send (what the counter sees is drawn)."""
+        self._wake.set()
 
     def run(self) -> None:
         self.fetched_version = self.worker.running_version()
         next_heartbeat = next_snapshot = time.monotonic()
         while not self._stopping.is_set():
+            self._wake.clear()
             now = time.monotonic()
             if now >= next_heartbeat:
                 self.heartbeat()
@@ -636,7 +783,10 @@ class TrafficLink(threading.Thread):
             if now >= next_snapshot and self.worker.tap.latest is not None:
                 sent = self.snapshot()
                 next_snapshot = now + (self.snapshot_every if sent else SNAPSHOT_RETRY)
-            self._stopping.wait(max(min(next_heartbeat, next_snapshot) - time.monotonic(), 0.05))
+                if sent:
+                    self.worker.view.ask()
+            self.annotated_snapshot()
+            self._wake.wait(max(min(next_heartbeat, next_snapshot) - time.monotonic(), 0.05))
 
     def health(self) -> dict:
         outbox = self.worker.outbox
@@ -674,19 +824,32 @@ class TrafficLink(threading.Thread):
         self.worker.offer_config(config)
 
     def snapshot(self) -> bool:
-        frame = self.worker.tap.latest
         # Full size: the analysts draw the lines on it in the frame's pixels.
+        if not self.send_picture(self.worker.tap.latest, SNAPSHOT_PATH, "snapshot"):
+            return False
+        self.snapshots += 1
+        return True
+
+    def annotated_snapshot(self) -> None:
+        """What the counter sees, when drawn: its processing frame, which the site scales to
+        the camera's frame as it does the snapshot."""
+        picture = self.worker.view.take()
+        if picture is None:
+            return
+        if self.send_picture(picture, SNAPSHOT_PATH + "?annotated=1", "annotated snapshot"):
+            self.annotated_snapshots += 1
+
+    def send_picture(self, frame, path: str, what: str) -> bool:
         quality = 85
         jpeg = encode_frame(frame, max_width=frame.shape[1], quality=quality)
         while len(jpeg) > MAX_SNAPSHOT_BYTES and quality > 30:
             quality -= 20
             jpeg = encode_frame(frame, max_width=frame.shape[1], quality=quality)
         try:
-            self.server.send("POST", SNAPSHOT_PATH, jpeg, "image/jpeg")
+            self.server.send("POST", path, jpeg, "image/jpeg")
         except ApiError as error:
-            log.debug("%s: snapshot not sent: %s", self.worker.label, error)
+            log.debug("%s: %s not sent: %s", self.worker.label, what, error)
             return False
-        self.snapshots += 1
         return True
 
 

@@ -1,7 +1,8 @@
 """The people's traffic API (the counter's endpoints are in device_api), at /api/traffic/.
 
 - intersections; cameras (admins add them: the answer holds the device key, once; admins and
-  operators change the analysis variables), their latest snapshot and health timeline;
+  operators change the analysis variables), their latest snapshot, what their counter sees and
+  their health timeline;
 - lines (admins and operators draw, move and delete them): every change of a camera's lines or
   analysis variables bumps its config version, so its agent reloads them;
 - counts: listed by intersection/camera/line/from/to/status (traffic.filters.CountFilter, as the
@@ -93,6 +94,9 @@ class TrafficCameraSerializer(serializers.ModelSerializer):
     is_online = serializers.BooleanField(read_only=True)
     health = serializers.DictField(read_only=True, help_text="The agent's last reports: fps…")
     snapshot_url = serializers.SerializerMethodField()
+    annotated_snapshot_url = serializers.SerializerMethodField(
+        help_text="What the counter sees (its frame annotated); null until the agent sends one."
+    )
     size_classes = serializers.JSONField(
         required=False,
         allow_null=True,
@@ -121,8 +125,15 @@ class TrafficCameraSerializer(serializers.ModelSerializer):
             "health",
             "snapshot_url",
             "snapshot_at",
+            "annotated_snapshot_url",
+            "annotated_snapshot_at",
         ]
-        read_only_fields = ["config_version", "last_seen_at", "snapshot_at"]
+        read_only_fields = [
+            "config_version",
+            "last_seen_at",
+            "snapshot_at",
+            "annotated_snapshot_at",
+        ]
         extra_kwargs = {
             "min_blob_area": {
                 "help_text": "Frame pixels; null: automatic, relative to the camera's frame."
@@ -132,11 +143,26 @@ class TrafficCameraSerializer(serializers.ModelSerializer):
     def get_snapshot_url(self, camera) -> str | None:
         return heartbeats.snapshot_url(camera)
 
+    def get_annotated_snapshot_url(self, camera) -> str | None:
+        return heartbeats.annotated_snapshot_url(camera)
+
     def validate(self, attrs):
         instance = (
             TrafficCamera.objects.get(pk=self.instance.pk) if self.instance else TrafficCamera()
         )
         return checked(instance, attrs, exclude=["device_key"])
+
+
+def _picture(picture) -> FileResponse:
+    if not picture:
+        raise Http404
+    try:
+        handle = picture.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 class TrafficCameraCreatedSerializer(TrafficCameraSerializer):
@@ -201,12 +227,14 @@ class CameraViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def snapshot(self, request, pk=None):
         """The camera's latest view (JPEG), on which counting lines are drawn."""
-        camera = self.get_object()
-        if not camera.snapshot:
-            raise Http404
-        response = FileResponse(camera.snapshot.open("rb"), content_type="image/jpeg")
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return _picture(self.get_object().snapshot)
+
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: None})
+    @action(detail=True, methods=["get"], url_path="annotated-snapshot")
+    def annotated_snapshot(self, request, pk=None):
+        """What the counter saw last (JPEG, its processing frame): its lines, each vehicle it
+        tracks with its box, id, class and path, and its counts. 404 until the agent sends one."""
+        return _picture(self.get_object().annotated_snapshot)
 
     @extend_schema(
         parameters=[

@@ -302,9 +302,16 @@ class HeartbeatView(DeviceView):
 # --- snapshot -------------------------------------------------------------------------------
 
 
+class SnapshotQuerySerializer(serializers.Serializer):
+    annotated = serializers.BooleanField(
+        default=False, help_text="1: what the counter sees (its frame annotated), for the editor."
+    )
+
+
 class SnapshotView(DeviceView):
     """The camera's view (one JPEG as the body, `Content-Type: image/jpeg`, at most 1 MB),
-    kept as its latest snapshot: analysts draw counting lines on it."""
+    kept as its latest snapshot: analysts draw counting lines on it. With `?annotated=1`, what
+    the counter sees (its processing frame with lines, tracks and counts drawn), kept beside."""
 
     parser_classes = [
         jpeg_body_parser(
@@ -315,6 +322,7 @@ class SnapshotView(DeviceView):
     @extend_schema(
         operation_id="traffic_device_snapshot",
         request={"image/jpeg": OpenApiTypes.BINARY},
+        parameters=[SnapshotQuerySerializer],
         responses={
             204: OpenApiResponse(description="Stored."),
             400: OpenApiResponse(description="Not a whole JPEG picture."),
@@ -326,8 +334,12 @@ class SnapshotView(DeviceView):
     def post(self, request):
         if int(request.META.get("CONTENT_LENGTH") or 0) > heartbeats.MAX_SNAPSHOT_BYTES:
             raise PayloadTooLarge(_("A snapshot may be at most 1 MB."))
+        query = SnapshotQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         try:
-            heartbeats.record_snapshot(camera_of(request), request.data)
+            heartbeats.record_snapshot(
+                camera_of(request), request.data, annotated=query.validated_data["annotated"]
+            )
         except heartbeats.SnapshotRejected as rejected:
             raise exceptions.ValidationError({"snapshot": [rejected.message]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

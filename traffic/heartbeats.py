@@ -6,6 +6,7 @@ Both publish to `traffic.intersection.<id>` after commit:
                  "health": {"fps": 24.8, "outbox_pending": 0, ...}}
     "snapshot": {"camera": 2, "snapshot_at": "<ISO 8601>",
                  "url": "/api/traffic/cameras/2/snapshot/?v=..."}
+The annotated snapshot (what the counter sees, for the line editor) is published to no one.
 """
 
 import io
@@ -68,24 +69,31 @@ def check_snapshot(data: bytes) -> tuple[int, int]:
         raise SnapshotRejected(_("Not a whole JPEG picture.")) from None
 
 
-def record_snapshot(camera: TrafficCamera, data: bytes) -> None:
-    """Keep the camera's newest view (the previous picture is removed)."""
+def record_snapshot(camera: TrafficCamera, data: bytes, *, annotated: bool = False) -> None:
+    """Keep the camera's newest view (the previous picture is removed). `annotated`: the
+    counter's own view instead (its processing frame with its lines, tracks and counts drawn),
+    kept beside the plain one, which stays the picture the pages show and lines are drawn on."""
     check_snapshot(data)
-    old = camera.snapshot.name if camera.snapshot else ""
+    field = "annotated_snapshot" if annotated else "snapshot"
+    picture = getattr(camera, field)
+    old = picture.name if picture else ""
     now = timezone.now()
     with transaction.atomic():
-        camera.snapshot.save(f"camera-{camera.pk}.jpg", ContentFile(data), save=False)
-        camera.snapshot_at = camera.last_seen_at = now
+        name = f"camera-{camera.pk}-annotated.jpg" if annotated else f"camera-{camera.pk}.jpg"
+        picture.save(name, ContentFile(data), save=False)
+        setattr(camera, f"{field}_at", now)
+        camera.last_seen_at = now
         TrafficCamera.objects.filter(pk=camera.pk).update(
-            snapshot=camera.snapshot.name, snapshot_at=now, last_seen_at=now
+            **{field: picture.name, f"{field}_at": now, "last_seen_at": now}
         )
-        live.publish(
-            intersection_group(camera.intersection_id),
-            "snapshot",
-            {"camera": camera.pk, "snapshot_at": now, "url": snapshot_url(camera)},
-        )
-    if old and old != camera.snapshot.name:
-        camera.snapshot.storage.delete(old)
+        if not annotated:
+            live.publish(
+                intersection_group(camera.intersection_id),
+                "snapshot",
+                {"camera": camera.pk, "snapshot_at": now, "url": snapshot_url(camera)},
+            )
+    if old and old != picture.name:
+        picture.storage.delete(old)
 
 
 def snapshot_url(camera: TrafficCamera) -> str | None:
@@ -94,3 +102,14 @@ def snapshot_url(camera: TrafficCamera) -> str | None:
         return None
     version = int(camera.snapshot_at.timestamp()) if camera.snapshot_at else 0
     return f"{reverse('api:traffic-camera-snapshot', args=[camera.pk])}?v={version}"
+
+
+def annotated_snapshot_url(camera: TrafficCamera, *, page: bool = False) -> str | None:
+    """Where the same people see what the counter saw last (None: it sent nothing yet); on
+    the API, or with `page` beside the page's snapshot URL."""
+    if not camera.annotated_snapshot:
+        return None
+    name = "traffic:annotated_snapshot" if page else "api:traffic-camera-annotated-snapshot"
+    at = camera.annotated_snapshot_at
+    version = int(at.timestamp()) if at else 0
+    return f"{reverse(name, args=[camera.pk])}?v={version}"

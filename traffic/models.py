@@ -132,6 +132,11 @@ class TrafficCamera(models.Model):
         _("snapshot"), upload_to="traffic/snapshots/", blank=True, editable=False
     )
     snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The counter's own view: its processing frame with its lines, tracks and counts drawn.
+    annotated_snapshot = models.FileField(
+        _("what the counter sees"), upload_to="traffic/snapshots/", blank=True, editable=False
+    )
+    annotated_snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("traffic camera")

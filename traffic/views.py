@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from flowsuite import views as site_views
 
-from . import cameras, live, selectors
+from . import cameras, heartbeats, live, selectors
 from . import validation as review
 from .forms import (
     CameraForm,
@@ -471,6 +471,7 @@ def camera_lines(request, pk):
                 "masks": camera.masks,
                 "config_version": camera.config_version,
                 "save_url": reverse("traffic:camera_lines", args=[camera.pk]),
+                "annotated_url": heartbeats.annotated_snapshot_url(camera, page=True),
             },
         },
     )
@@ -484,11 +485,22 @@ def _form_errors(form) -> list[str]:
 @can_view_cameras
 def snapshot(request, pk):
     """A camera's latest snapshot, to people who may see the cameras (never a media URL)."""
-    camera = get_object_or_404(TrafficCamera, pk=pk)
-    if not camera.snapshot:
+    return _picture(get_object_or_404(TrafficCamera, pk=pk).snapshot)
+
+
+@login_required
+@can_view_cameras
+def annotated_snapshot(request, pk):
+    """What the camera's counter saw last (its frame with lines, tracks and counts drawn), to
+    the same people."""
+    return _picture(get_object_or_404(TrafficCamera, pk=pk).annotated_snapshot)
+
+
+def _picture(picture) -> FileResponse:
+    if not picture:
         raise Http404
     try:
-        handle = camera.snapshot.open("rb")
+        handle = picture.open("rb")
     except FileNotFoundError as missing:
         raise Http404 from missing
     response = FileResponse(handle, content_type="image/jpeg")
@@ -839,4 +851,5 @@ urlpatterns = [
     path("cameras/<int:pk>/key/", camera_rotate_key, name="camera_rotate_key"),
     path("cameras/<int:pk>/lines/", camera_lines, name="camera_lines"),
     path("cameras/<int:pk>/snapshot/", snapshot, name="snapshot"),
+    path("cameras/<int:pk>/annotated-snapshot/", annotated_snapshot, name="annotated_snapshot"),
 ]

@@ -530,13 +530,18 @@ def run_edge_traffic(*args) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def crossing_clip(tmp_path_factory):
+def crossing_frames():
     """7 s at 25 fps, 640x480: a car drives up across y=240 (in, for a line drawn left to
     right), then a van drives down across it (out)."""
     car = Mover(start=(300, 400), end=(300, 20), size=(60, 50), first_frame=20, last_frame=80)
     van = Mover(start=(100, 20), end=(100, 400), size=(70, 60), first_frame=90, last_frame=140)
-    frames = render_clip(175, movers=[car, van])
-    return write_clip(frames, tmp_path_factory.mktemp("clips") / "crossing.avi")
+    return render_clip(175, movers=[car, van])
+
+
+@pytest.fixture(scope="module")
+def crossing_clip(crossing_frames, tmp_path_factory):
+    """The crossing frames as a video file."""
+    return write_clip(crossing_frames, tmp_path_factory.mktemp("clips") / "crossing.avi")
 
 
 def test_the_traffic_agent_never_imports_django():
@@ -662,3 +667,187 @@ def test_the_traffic_demo_clip_comes_with_its_lines_and_truth(tmp_path):
     assert clip.stat().st_size > 0
     assert "--line A:200,110,200,470" in made.stderr
     assert "truth: {" in made.stderr
+
+
+# --- what the counter sees, and what it learnt of the camera ---------------------------------
+
+
+def played(frames: list, stop: threading.Event, fps: float = 25.0):
+    """A camera filming `frames`: each at its time by the wall clock, then the last one held
+    until `stop`."""
+    for frame in frames:
+        if stop.is_set():
+            return
+        yield frame, datetime.now(UTC)
+        time.sleep(1 / fps)
+    while not stop.is_set():
+        yield frames[-1], datetime.now(UTC)
+        time.sleep(1 / fps)
+
+
+def road_config() -> dict:
+    # The crossing clip's camera as the site sends it: its frame, a line across its road.
+    return camera_config() | {
+        "width": 640,
+        "height": 480,
+        "lines": [{"id": 1, "name": "Main St", "x1": 0, "y1": 240, "x2": 640, "y2": 240}],
+    }
+
+
+def is_red(rgb) -> bool:
+    red, green, blue = rgb
+    return red > 180 and green < 120 and blue < 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_site_gets_what_the_counter_sees_beside_the_snapshot(
+    live_server, operator, viewer, settings, crossing_frames, tmp_path
+):
+    import io
+
+    from PIL import Image
+
+    from conftest import client_for
+    from traffic.cameras import camera_create
+    from traffic.models import CountLine, Intersection, TrafficCamera
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    intersection = Intersection.objects.create(name="Main & 1st")
+    camera, raw_key = camera_create(owner=operator, intersection=intersection, name="North")
+    CountLine.objects.create(camera=camera, name="Main St", x1=0, y1=240, x2=640, y2=240)
+    stop = threading.Event()
+    worker = start_worker(
+        live_server.url,
+        raw_key,
+        tmp_path,
+        played(crossing_frames, stop),
+        stop=stop,
+        counter_factory=traffic_agent.make_counter,
+    )
+    sent = TrafficCamera.objects.filter(pk=camera.pk).exclude(annotated_snapshot="")
+    try:
+        wait_until(sent.exists, timeout=20)
+        wait_until(lambda: worker.counter.frames >= 100)  # counting goes on, undrawn
+    finally:
+        stop.set()
+        worker.join(15)
+
+    client = client_for(viewer)
+    pictures = {}
+    for kind in ("snapshot", "annotated-snapshot"):
+        answer = client.get(f"/traffic/cameras/{camera.pk}/{kind}/")
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/jpeg"
+        pictures[kind] = Image.open(io.BytesIO(b"".join(answer.streaming_content))).convert("RGB")
+    plain, seen = pictures["snapshot"], pictures["annotated-snapshot"]
+    # The counter works at 320x240; the picture of what it sees is enlarged to be read.
+    assert plain.size == seen.size == (640, 480)
+    # The counter's line, drawn in red across the road where the site has it.
+    assert is_red(seen.getpixel((500, 240))) and not is_red(plain.getpixel((500, 240)))
+    assert not is_red(seen.getpixel((500, 200)))
+    # Drawn for the one picture sent, not on every frame counted.
+    assert worker.link.annotated_snapshots == 1
+    assert worker.view.drawn == worker.view.frames < worker.counter.frames
+
+
+def test_what_the_counter_learnt_of_the_camera_is_taken_up_at_the_next_start(
+    stand_in, crossing_frames, tmp_path
+):
+    stand_in.config = road_config()
+    state = tmp_path / "state"
+    start = datetime.now(UTC) - timedelta(seconds=10)
+    first = start_worker(
+        stand_in.url,
+        "fsd_a",
+        tmp_path,
+        frames_at(crossing_frames, start, fps=25),
+        stop=threading.Event(),
+        counter_factory=traffic_agent.make_counter,
+    )
+    first.join(30)
+    kept = state / f"{traffic_agent.state_name('fsd_a')}.calibration.json"
+    learnt = first.counter.calibration.to_dict()
+    assert len(learnt["sizes"]) == 2  # the car and the van
+    assert json.loads(kept.read_text()) == learnt
+    assert [p.name for p in state.glob("*.tmp")] == []
+
+    gate = threading.Event()
+
+    def camera_again():  # one frame, then the rest once the counter is looked at
+        frames = frames_at(crossing_frames, datetime.now(UTC) - timedelta(seconds=10), fps=25)
+        yield next(frames)
+        gate.wait(10)
+        yield from frames
+
+    second = start_worker(
+        stand_in.url,
+        "fsd_a",
+        tmp_path,
+        camera_again(),
+        stop=threading.Event(),
+        counter_factory=traffic_agent.make_counter,
+    )
+    wait_until(lambda: second.counter is not None)
+    started_with = second.counter.calibration.to_dict()
+    gate.set()
+    second.join(30)
+
+    assert started_with == learnt
+    # The second run goes on from there: both runs' vehicles are remembered.
+    assert len(json.loads(kept.read_text())["sizes"]) == 4
+    assert second.figures()["rejected"] == 0
+
+
+def test_a_corrupt_file_of_learnt_sizes_is_said_once_and_the_camera_counts_afresh(
+    stand_in, crossing_clip, tmp_path
+):
+    stand_in.config = road_config()
+    state = tmp_path / "state"
+    state.mkdir()
+    kept = state / f"{traffic_agent.state_name('fsd_x')}.calibration.json"
+    kept.write_bytes(b'{"frame_size": [640, 480], "sizes": [[61.0, 5')  # cut short
+
+    result = run_edge_traffic(
+        "--camera",
+        f"fsd_x={crossing_clip}",
+        "--server",
+        stand_in.url,
+        "--fast",
+        "--interval-seconds",
+        "2",
+        "--state-dir",
+        state,
+    )
+
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "unreadable" in line]
+    assert len(warnings) == 1 and "learning them afresh" in warnings[0]
+    counted = sum(c["count"] for r in stand_in.posted("counts") for c in r["counts"])
+    assert counted == 2
+    assert len(json.loads(kept.read_text())["sizes"]) == 2  # learnt again, kept whole
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff\xfe garbage",
+        b"[]",
+        b'{"frame_size": [640, 480], "sizes": "car", "speeds": []}',
+        b'{"frame_size": [640, 480], "sizes": [[NaN, 30.0]], "speeds": [1e999]}',
+        b'{"frame_size": [1e999, 480], "sizes": [], "speeds": []}',
+        b'{"frame_size": [640, 480], "sizes": [[-60.0, 50.0]], "speeds": [4.0]}',
+        b"[" * 100_000,
+    ],
+)
+def test_no_kept_file_stops_a_camera_from_counting(stand_in, tmp_path, content):
+    worker = CameraWorker(
+        CameraSpec(key="fsd_x"),
+        server_url=stand_in.url,
+        state_dir=tmp_path,
+        stop=threading.Event(),
+    )
+    worker.calibration_file.write_bytes(content)
+
+    calibration = worker.kept_calibration((640, 480))
+
+    assert (list(calibration.sizes), list(calibration.speeds)) == ([], [])
+    assert calibration.frame_size == (640, 480)

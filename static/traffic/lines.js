@@ -1,7 +1,8 @@
 // The line editor: counting lines and mask polygons drawn on the camera's snapshot, in the
 // camera's frame pixels. Click two points (or drag) for a line; drag its ends or its body to
 // move it; masks are polygons closed by clicking their first corner. Saved as JSON to the
-// page's own URL, which bumps the camera's configuration version.
+// page's own URL, which bumps the camera's configuration version. A switch swaps the picture
+// for what the counter sees (its last annotated frame) when it has sent one.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("line-editor-data").textContent);
@@ -351,6 +352,27 @@
       render();
     });
   });
+
+  // --- what the counter sees: its own annotated frame as the background ----------------------
+
+  const counterView = document.getElementById("counter-view");
+  if (counterView && data.annotated_url && image) {
+    const plain = { src: image.getAttribute("src"), alt: image.alt, hidden: image.hidden };
+    const placeholder = view.querySelector(".traffic-no-snapshot");
+    const caption = document.getElementById("counter-view-caption");
+    counterView.addEventListener("change", () => {
+      const on = counterView.checked;
+      // The annotated frame is the counter's processing size: stretched to the view like the
+      // plain snapshot, so the lines being edited stay where the counter has them.
+      if (on) image.src = data.annotated_url;
+      else if (plain.src) image.src = plain.src;
+      image.alt = on ? gettext("What the counter sees") : plain.alt;
+      image.hidden = on ? false : plain.hidden;
+      if (placeholder) placeholder.hidden = on;
+      if (caption) caption.hidden = !on;
+      view.classList.toggle("is-counter-view", on);
+    });
+  }
 
   // --- saving -------------------------------------------------------------------------------
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts import roles
 from conftest import new_user_cookie, open_live_page
-from traffic import counts
+from traffic import counts, heartbeats
 from traffic.models import Count, CountStatus, SyncBatch, TrafficCamera
 
 from .helpers import as_fields, interval_start, new_camera, post_counts, report
@@ -68,6 +69,31 @@ def test_a_viewer_reads_counts_but_cannot_review_or_configure(viewer, reported):
     assert client.post("/api/traffic/counts/validate/", range_of(camera, start)).status_code == 403
     line = camera.lines.first()
     assert client.patch(f"/api/traffic/lines/{line.pk}/", {"x1": 5}).status_code == 403
+
+
+def test_what_the_counter_sees_is_read_by_whoever_reads_cameras(
+    viewer, outsider, operator, guard, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    camera, _ = new_camera()
+    url = f"/api/traffic/cameras/{camera.pk}/annotated-snapshot/"
+    assert api(viewer).get(url).status_code == 404
+    assert (
+        api(viewer).get(f"/api/traffic/cameras/{camera.pk}/").json()["annotated_snapshot_url"]
+        is None
+    )
+    picture = io.BytesIO()
+    Image.new("RGB", (320, 240), (10, 20, 30)).save(picture, "JPEG")
+    heartbeats.record_snapshot(camera, picture.getvalue(), annotated=True)
+
+    for person in (viewer, outsider, operator):
+        described = api(person).get(f"/api/traffic/cameras/{camera.pk}/").json()
+        assert described["annotated_snapshot_url"].startswith(f"{url}?v=")
+        assert described["annotated_snapshot_at"] is not None
+        answer = api(person).get(described["annotated_snapshot_url"])
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/jpeg"
+        assert b"".join(answer.streaming_content) == picture.getvalue()
+    assert api(guard).get(url).status_code == 403
 
 
 def test_counts_are_aggregated_by_bucket_and_class(viewer, reported):

@@ -88,3 +88,82 @@ def test_drawing_a_counting_line_on_the_snapshot(site, browser):
     [row] = saved["lines"]
     assert row["name"] == "Northbound stop bar"
     assert abs(row["x1"] - 80) <= 2 and abs(row["x2"] - 560) <= 2 and abs(row["y1"] - 300) <= 2
+
+
+SEEN = """
+import io, json
+from PIL import Image
+from accounts.models import User
+from traffic import cameras, heartbeats
+from traffic.models import CountLine, Intersection
+place = Intersection.objects.create(name="Counter view crossing", time_zone="UTC")
+admin = User.objects.get(email="admin@flowsuite.demo")
+ids = {}
+for name, seen in (("Seen", True), ("Not yet", False)):
+    camera, _ = cameras.camera_create(owner=admin, intersection=place, name=name)
+    CountLine.objects.create(camera=camera, name="Stop bar", x1=0, y1=240, x2=640, y2=240)
+    # The plain snapshot (grey), and what the counter sees at its processing size (red).
+    pictures = [((640, 480), (60, 70, 80), False), ((320, 240), (200, 40, 40), True)]
+    for size, colour, annotated in pictures[: 1 + seen]:
+        picture = io.BytesIO()
+        Image.new("RGB", size, colour).save(picture, "JPEG")
+        heartbeats.record_snapshot(camera, picture.getvalue(), annotated=annotated)
+    ids[name] = camera.pk
+print(json.dumps(ids))
+"""
+
+
+def view_colour(page) -> tuple:
+    import io
+
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(page.locator(".traffic-view").screenshot())).convert("RGB")
+    return shot.getpixel((shot.width // 4, shot.height // 4))  # away from the line
+
+
+def test_the_line_editor_shows_what_the_counter_sees_under_the_lines(site, browser):
+    from playwright.sync_api import expect
+
+    cameras = json.loads(site.manage("shell", "--no-imports", "-c", SEEN))
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(page, site, "operator@flowsuite.demo")
+    page.goto(f"{site}/traffic/cameras/{cameras['Seen']}/lines/")
+    picture = page.locator(".traffic-snapshot")
+    page.wait_for_function("document.querySelector('.traffic-snapshot').naturalWidth > 0")
+    switch = page.get_by_role("switch", name="Show what the counter sees")
+    expect(switch).to_be_enabled()
+    expect(page.locator("#counter-view-caption")).to_be_hidden()
+    red, green, blue = view_colour(page)
+    assert abs(red - 60) < 20 and abs(blue - 80) < 20  # the camera's snapshot
+
+    switch.check()
+    page.wait_for_function(
+        "(i => i.src.includes('/annotated-snapshot/') && i.complete && i.naturalWidth === 320)"
+        "(document.querySelector('.traffic-snapshot'))"
+    )
+    red, green, blue = view_colour(page)
+    assert red > 150 and green < 90  # what the counter sees, stretched over the whole view
+    expect(page.locator("#counter-view-caption")).to_contain_text("What the counter saw at")
+    expect(picture).to_have_attribute("alt", "What the counter sees")
+    # The lines being edited stay drawn over it, where they were, the picture under the
+    # whole overlay as the snapshot was.
+    line = page.locator('.tl-line[data-name="Stop bar"]')
+    expect(line).to_be_visible()
+    assert line.locator(".tl-stroke").get_attribute("y1") == "240"
+    assert picture.bounding_box() == page.locator(".traffic-overlay").bounding_box()
+
+    switch.uncheck()
+    page.wait_for_function(
+        "(i => !i.src.includes('annotated') && i.complete)"
+        "(document.querySelector('.traffic-snapshot'))"
+    )
+    red, green, blue = view_colour(page)
+    assert abs(red - 60) < 20
+    expect(page.locator("#counter-view-caption")).to_be_hidden()
+
+    page.goto(f"{site}/traffic/cameras/{cameras['Not yet']}/lines/")
+    expect(page.get_by_role("switch", name="Show what the counter sees")).to_be_disabled()
+    expect(page.locator("#counter-view-none")).to_have_text(
+        "Not sent yet: the counter sends it with its snapshots."
+    )

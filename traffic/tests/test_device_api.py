@@ -247,6 +247,51 @@ def test_a_snapshot_is_kept_and_replaced(media):
     assert camera.snapshot_at is not None
 
 
+def test_what_the_counter_sees_is_kept_beside_the_snapshot_and_replaced(media):
+    camera, key = new_camera()
+    client = bearer_client(key)
+    client.generic("POST", SNAPSHOT_URL, jpeg(640, 480), content_type="image/jpeg")
+    annotated = f"{SNAPSHOT_URL}?annotated=1"
+
+    answer = client.generic("POST", annotated, jpeg(320, 240), content_type="image/jpeg")
+
+    assert answer.status_code == 204
+    camera.refresh_from_db()
+    plain, first = camera.snapshot.name, camera.annotated_snapshot.name
+    assert (media / first).read_bytes() == jpeg(320, 240)
+    assert (media / plain).read_bytes() == jpeg(640, 480)  # the plain view stays
+    assert camera.annotated_snapshot_at is not None
+    client.generic("POST", annotated, jpeg(330, 250), content_type="image/jpeg")
+    camera.refresh_from_db()
+    assert camera.annotated_snapshot.name != first and not (media / first).exists()
+    assert camera.snapshot.name == plain and (media / plain).exists()
+    assert client.get(CONFIG_URL).json()["version"] == camera.config_version  # not a change
+
+
+def test_what_the_counter_sees_is_checked_as_the_snapshot_is():
+    camera, key = new_camera()
+    client = bearer_client(key)
+    url = f"{SNAPSHOT_URL}?annotated=1"
+    bad = client.generic("POST", url, b"not a picture", content_type="image/jpeg")
+    png = io.BytesIO()
+    Image.new("RGB", (32, 24)).save(png, format="PNG")
+    not_jpeg = client.generic("POST", url, png.getvalue(), content_type="image/jpeg")
+    huge = client.generic(
+        "POST", url, b"\xff\xd8" + b"0" * (1024 * 1024 + 10), content_type="image/jpeg"
+    )
+    unclear = client.generic(
+        "POST", f"{SNAPSHOT_URL}?annotated=perhaps", jpeg(), content_type="image/jpeg"
+    )
+
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"] == {"snapshot": ["Not a whole JPEG picture."]}
+    assert not_jpeg.status_code == 400
+    assert huge.status_code == 413
+    assert unclear.status_code == 400 and "annotated" in unclear.json()["error"]["fields"]
+    camera = TrafficCamera.objects.get(pk=camera.pk)
+    assert not camera.annotated_snapshot and not camera.snapshot
+
+
 def test_a_snapshot_that_is_not_a_jpeg_or_too_large_is_refused():
     camera, key = new_camera()
     client = bearer_client(key)

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from conftest import client_for, open_live_page, session_cookie
-from traffic import cameras
+from traffic import cameras, heartbeats
 from traffic.models import (
     Count,
     CountLine,
@@ -195,6 +195,45 @@ def test_a_camera_without_a_snapshot_shows_a_placeholder(operator, place, admin_
     assert client.get(f"/traffic/cameras/{bare.pk}/snapshot/").status_code == 404
     html = client.get(f"/traffic/cameras/{bare.pk}/lines/").content.decode()
     assert "Waiting for the first snapshot" in html
+
+
+def test_what_the_counter_sees_is_served_to_who_sees_the_snapshot(
+    client, viewer, outsider, operator, guard, camera
+):
+    url = f"/traffic/cameras/{camera.pk}/annotated-snapshot/"
+    assert client_for(viewer).get(url).status_code == 404  # not sent yet
+    heartbeats.record_snapshot(camera, jpeg(320, 240), annotated=True)
+
+    for person in (viewer, outsider, operator):  # two viewers and an operator
+        response = client_for(person).get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert response["Cache-Control"].startswith("private")
+        assert b"".join(response.streaming_content) == jpeg(320, 240)
+    assert client_for(guard).get(url).status_code == 403
+    assert "/accounts/login/" in client.get(url)["Location"]
+    assert client_for(viewer).get(f"/media/{camera.annotated_snapshot.name}").status_code == 404
+
+
+def test_the_line_editor_offers_what_the_counter_sees_once_it_was_sent(operator, camera):
+    client = client_for(operator)
+    url = f"/traffic/cameras/{camera.pk}/lines/"
+    before = client.get(url)
+    html = before.content.decode()
+    assert re.search(r'id="counter-view"[^>]* disabled', html)
+    assert "Not sent yet: the counter sends it with its snapshots." in html
+    assert before.context["editor"]["annotated_url"] is None
+
+    heartbeats.record_snapshot(camera, jpeg(320, 240), annotated=True)
+    after = client.get(url)
+    html = after.content.decode()
+    assert not re.search(r'id="counter-view"[^>]* disabled', html)
+    assert "Not sent yet" not in html and "What the counter saw at" in html
+    annotated_url = after.context["editor"]["annotated_url"]
+    assert annotated_url.startswith(f"/traffic/cameras/{camera.pk}/annotated-snapshot/?v=")
+    assert client.get(annotated_url).status_code == 200
+    operator.language = "es"
+    operator.save()
+    assert "Mostrar lo que ve el contador" in client.get(url).content.decode()
 
 
 # --- intersections and the dashboard ----------------------------------------------------------
