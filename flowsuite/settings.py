@@ -280,6 +280,7 @@ SPECTACULAR_SETTINGS = {
         "TrafficCountStatusEnum": "traffic.models.CountStatus",
         "TrafficBatchStatusEnum": "traffic.models.SyncBatch.Status",
         "TrafficDirectionEnum": "traffic.models.Direction",
+        "VehicleClassEnum": "traffic.models.VehicleClass",
     },
 }
 

@@ -95,7 +95,9 @@ class Annotator:
                 }
                 total = sum(n for c, n in by_class.items() if c not in NOT_MOTOR)
                 detail = ", ".join(f"{c} {n}" for c, n in sorted(by_class.items()))
-                rows.append(f"{names[line.id]} {direction}: {total}  ({detail})")
+                rows.append(
+                    f"{names[line.id]} {direction}: {total}" + (f" ({detail})" * bool(detail))
+                )
         for row, text in enumerate(rows):
             _label(picture, text, (6, 16 + 16 * row), (255, 255, 255))
 

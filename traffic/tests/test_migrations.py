@@ -54,3 +54,27 @@ def test_the_old_defaults_become_automatic_and_chosen_values_stay():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_size_classes_naming_a_class_the_site_refuses_become_automatic():
+    """Counts of unknown classes are refused since 0003: a camera whose size classes named
+    one ("van", "bike") would have every report refused, so it counts automatic again."""
+    try:
+        apps = migrate([("traffic", "0004_annotated_snapshot")])
+        Intersection = apps.get_model("traffic", "Intersection")
+        Camera = apps.get_model("traffic", "TrafficCamera")
+        place = Intersection.objects.create(name="Main & 5th")
+        named = [{"class": "bike", "min_area": 0}, {"class": "car", "min_area": 2000}]
+        Camera.objects.create(intersection=place, name="made-up", size_classes=named)
+        Camera.objects.create(intersection=place, name="known", size_classes=CHOSEN_CLASSES)
+        Camera.objects.create(intersection=place, name="automatic")
+
+        after = migrate([("traffic", "0005_unknown_size_class_names_to_automatic")])
+        cameras = {
+            c.name: c.size_classes
+            for c in after.get_model("traffic", "TrafficCamera").objects.all()
+        }
+        assert cameras == {"made-up": None, "known": CHOSEN_CLASSES, "automatic": None}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
