@@ -93,8 +93,8 @@ def run_baseline(path: Path, truth: dict) -> dict[str, int]:
 
 
 def rows_of(name: str, truth: dict, counted: dict, baseline: dict) -> list[dict]:
-    """One row per direction of the truth (motor vehicles), and one per direction of its
-    `bicycles` if it has them."""
+    """One row per direction of the truth (motor vehicles), and one of bicycles where the
+    truth has them or the counter counted some (a phantom bicycle is an error too)."""
     rows = []
     for direction, hand in truth["counts"].items():
         named = direction_of(truth["line"], truth["direction_vectors_image"][direction])
@@ -110,8 +110,9 @@ def rows_of(name: str, truth: dict, counted: dict, baseline: dict) -> list[dict]
                 "classes": _classes_text(classes),
             }
         )
-        if direction in truth.get("bicycles", {}):
-            rows.append(_bicycle_row(name, direction, truth["bicycles"][direction], classes))
+        bicycles = truth.get("bicycles", {})
+        if direction in bicycles or classes["bicycle"]:
+            rows.append(_bicycle_row(name, direction, bicycles.get(direction, 0), classes))
     return rows
 
 
