@@ -29,6 +29,9 @@ def automatic_to_old_defaults(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Each operation in a transaction of its own: on PostgreSQL a table whose rows were just
+    # updated (with deferred foreign-key checks pending) cannot be altered in the same one.
+    atomic = False
 
     dependencies = [
         ('traffic', '0001_initial'),
