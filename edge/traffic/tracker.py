@@ -10,18 +10,20 @@ it was predicted within the blob. Before that, a blob that vehicles known by the
 already joined to the one ahead gets a blob, and so a track and its counts, of its own. A
 blob nobody picks starts a track. A track not seen coasts on its velocity for up to
 `max_missed_frames`. Two tracks that come to cover the same blob alone are one vehicle: the
-younger ends and hands its counts to the older.
+younger ends and hands its counts to the older (unless the older is parked and the younger
+moves). A parked track (a ghost, a parked car) does not take the blob of a vehicle that
+comes over it: the vehicle gets a track of its own. The cutting is `cuts.py`.
 
 Coordinates are pixels of the processing size.
 """
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .background import Blob
+from .boxes import Box, intersection, overlap, union
 from .crossing import LineState
-
-Box = tuple[float, float, float, float]
+from .cuts import EDGE_PIECE, EDGE_TOLERANCE, cut, is_known, within
 
 SIZE_GAIN = 0.4
 # A track's search box is its predicted box grown by this many pixels plus half its speed.
@@ -31,8 +33,6 @@ GATE = 2.0
 PIECES_GROWTH = 1.3
 # Two tracks whose boxes overlap this much (of the smaller one) are one vehicle.
 DUPLICATE_OVERLAP = 0.7
-# A merged track's edge within this share of its size (or 2 px) of the blob's edge follows it.
-EDGE_TOLERANCE = 0.3
 # A merged track follows an edge of the blob only if it covers this share of the blob across.
 FOLLOW_SPAN = 0.4
 # Velocity of a merged track that follows no edge fades by this factor each frame.
@@ -43,24 +43,6 @@ MERGED_DAMPING = 0.9
 YOUNG_FRAMES = 10
 # A blob this much inside a track's box starts no track.
 INSIDE_SHARE = 0.5
-# Known vehicles (on a blob of their own for YOUNG_FRAMES frames in a row, moving at least
-# SPLIT_SPEED px/frame mostly along x or y, whole in view along their way) cut a blob they
-# are in at their predicted ends: what lies beyond or between them, at least SPLIT_PIECE of
-# their length (plus 2 px) long, is another vehicle run into them (a follower whose gap a
-# shadow fills) and a blob of its own; shorter rests stay with them.
-SPLIT_SPEED = 0.5
-SPLIT_PIECE = 0.3
-# ... but at the frame's edge, where the other vehicle is coming into view, from this many px.
-EDGE_PIECE = 4
-# The outer vehicles' predicted ends within this share of their length of the blob's edge
-# (not the frame's) are taken to be there.
-SPLIT_SNAP = 0.15
-# A vehicle cuts a blob when it lies mostly (this share) within the blob's extent across its
-# way, and vehicles one behind the other overlap by this share of the narrower.
-IN_LINE_SHARE = 0.5
-# A blob more than this many times as wide across the way as the vehicle (plus 4 px) holds
-# vehicles side by side (two lanes, both ways): it is not cut.
-SPLIT_ACROSS = 2.0
 # A track slower than this (px/frame) is a stopped vehicle, and one that has moved less than
 # this share of its size in the PARKED_FRAMES or more since it was first seen is a parked one
 # (or a patch of light).
@@ -136,7 +118,7 @@ class Tracker:
     def step(self, blobs: list[Blob], size: tuple[int, int]) -> list[Track]:
         """Move the tracks to this frame's blobs; return the tracks that ended."""
         # Known vehicles, taken before they move (their last frames are the evidence).
-        known = [t for t in self.tracks if _known(t, size)]
+        known = [t for t in self.tracks if is_known(t, size)]
         for track in self.tracks:
             track.cx += track.vx
             track.cy += track.vy
@@ -186,15 +168,15 @@ class Tracker:
             return blobs
         result = []
         for blob in blobs:
-            over = [t for t in known if _within(t, blob)]
-            result += _cut(blob, over, size) if over else [blob]
+            over = [t for t in known if within(t, blob)]
+            result += cut(blob, over, size) if over else [blob]
         return result
 
     def _inside_a_track(self, blob: Blob) -> bool:
         """A blob mostly within a tracked vehicle is a piece of it (a queue's blob breaking
         up where a car is the asphalt's colour), not a new vehicle."""
         area = blob.w * blob.h
-        return any(_intersection(t.box, blob.box) >= INSIDE_SHARE * area for t in self.tracks)
+        return any(intersection(t.box, blob.box) >= INSIDE_SHARE * area for t in self.tracks)
 
     def _join(self, tracks: list[Track]) -> list[Track]:
         """Young tracks on one blob are pieces of one vehicle: the oldest takes the others'
@@ -217,7 +199,7 @@ class Tracker:
             search = (x1 - grow, y1 - grow, x2 + grow, y2 + grow)
             best, best_cover = None, 0.0
             for index, blob in enumerate(blobs):
-                cover = _intersection(search, blob.box)
+                cover = intersection(search, blob.box)
                 if cover > best_cover:
                     best, best_cover = index, cover
             if best is not None:
@@ -232,14 +214,14 @@ class Tracker:
         x1, y1, x2, y2 = track.box
         search = (x1 - grow, y1 - grow, x2 + grow, y2 + grow)
         for index, other in enumerate(blobs):
-            if index in taken or _intersection(search, other.box) <= 0:
+            if index in taken or intersection(search, other.box) <= 0:
                 continue
-            union = _union(box, other.box)
+            joined = union(box, other.box)
             if young or (
-                union[2] - union[0] <= PIECES_GROWTH * track.w + 3
-                and union[3] - union[1] <= PIECES_GROWTH * track.h + 3
+                joined[2] - joined[0] <= PIECES_GROWTH * track.w + 3
+                and joined[3] - joined[1] <= PIECES_GROWTH * track.h + 3
             ):
-                box, area, pieces = union, area + other.area, pieces + 1
+                box, area, pieces = joined, area + other.area, pieces + 1
                 taken.add(index)
         return box, area, pieces
 
@@ -335,7 +317,7 @@ class Tracker:
             for younger in ordered[i + 1 :]:
                 if older in duplicates:
                     break
-                if younger in duplicates or _overlap(older.box, younger.box) < DUPLICATE_OVERLAP:
+                if younger in duplicates or overlap(older.box, younger.box) < DUPLICATE_OVERLAP:
                     continue
                 keeper, copy = older, younger
                 if _standing(older) and not _standing(younger):
@@ -353,77 +335,6 @@ class Tracker:
         """End every track (the source ended)."""
         ended, self.tracks = self.tracks, []
         return ended
-
-
-def _cut(blob: Blob, tracks: list[Track], size: tuple[int, int]) -> list[Blob]:
-    """`blob` cut along the way of the known vehicles in it, at their predicted ends (the
-    outer ones held to the blob's edge when near it): a piece for each of them and for what
-    is beyond or between them (another vehicle, not yet known); [blob] when nothing is."""
-    along_x = abs(tracks[0].vx) >= abs(tracks[0].vy)
-    for track in tracks[1:]:
-        if (abs(track.vx) >= abs(track.vy)) != along_x or not _in_line(tracks[0], track, along_x):
-            return [blob]  # side by side (two lanes) or crossing: left to the merged tracks
-    low, length = (blob.x, blob.w) if along_x else (blob.y, blob.h)
-    high = low + length
-    spans = []
-    for track in tracks:
-        extent = track.w if along_x else track.h
-        start = (track.cx if along_x else track.cy) - extent / 2
-        spans.append((start, start + extent, extent))
-    spans.sort()
-    (start, end, extent), last = spans[0], len(spans) - 1
-    limit = size[0] if along_x else size[1]
-    if low > 0 and abs(start - low) <= max(2.0, SPLIT_SNAP * extent):
-        spans[0] = (low, low + extent, extent)
-    start, end, extent = spans[last]
-    if high < limit and abs(end - high) <= max(2.0, SPLIT_SNAP * extent):
-        spans[last] = (high - extent, high, extent)
-    cuts = [low]
-    for index, (start, end, extent) in enumerate(spans):
-        smallest = SPLIT_PIECE * extent + 2
-        if index == 0:
-            if start - low >= (EDGE_PIECE if low <= 0 else smallest):
-                cuts.append(start)
-        else:
-            before_end, before_extent = spans[index - 1][1], spans[index - 1][2]
-            if start < before_end - EDGE_TOLERANCE * min(extent, before_extent):
-                return [blob]  # side by side (two lanes), not one after the other
-            if start - before_end >= SPLIT_PIECE * min(extent, before_extent) + 2:
-                cuts += [before_end, start]
-            else:
-                cuts.append((before_end + start) / 2)
-        if index == last and high - end >= (EDGE_PIECE if high >= limit else smallest):
-            cuts.append(end)
-    cuts.append(high)
-    cuts = sorted({min(high, max(low, round(c))) for c in cuts})
-    if len(cuts) <= 2:
-        return [blob]
-    width, height = size
-    pieces = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        area = max(1, round(blob.area * (b - a) / length))
-        if along_x:
-            piece = replace(blob, x=a, w=b - a, area=area, split=True)
-        else:
-            piece = replace(blob, y=a, h=b - a, area=area, split=True)
-        # Out of view at the frame's edge (a mask's cut is not told apart here).
-        x2, y2 = piece.x + piece.w, piece.y + piece.h
-        piece.cut = piece.x <= 0 or piece.y <= 0 or x2 >= width or y2 >= height
-        pieces.append(piece)
-    return pieces
-
-
-def _known(track: Track, size: tuple[int, int]) -> bool:
-    """A vehicle whose length along its way is known: on a blob of its own for the last
-    YOUNG_FRAMES frames, moving steadily along one way, and whole in view along it."""
-    vx, vy = track.vx, track.vy
-    along, across = max(abs(vx), abs(vy)), min(abs(vx), abs(vy))
-    if track.alone < YOUNG_FRAMES or along < SPLIT_SPEED or across > 0.5 * along:
-        return False
-    x1, y1, x2, y2 = track.box
-    if abs(vx) >= abs(vy):
-        return x1 + vx >= 1 and x2 + vx <= size[0] - 1
-    return y1 + vy >= 1 and y2 + vy <= size[1] - 1
 
 
 def _standing(track: Track) -> bool:
@@ -451,28 +362,6 @@ def _left_behind(track: Track, size: tuple[int, int]) -> bool:
     return at_edge and math.hypot(track.cx - track.x0, track.cy - track.y0) > max(track.w, track.h)
 
 
-def _within(track: Track, blob: Blob) -> bool:
-    """The track overlaps the blob, and mostly lies within its extent across its way (not a
-    pedestrian or a vehicle in the next lane touching its side)."""
-    if _intersection(track.box, blob.box) <= 0:
-        return False
-    x1, y1, x2, y2 = track.box
-    if abs(track.vx) >= abs(track.vy):
-        inside, extent, across = min(y2, blob.y + blob.h) - max(y1, blob.y), y2 - y1, blob.h
-    else:
-        inside, extent, across = min(x2, blob.x + blob.w) - max(x1, blob.x), x2 - x1, blob.w
-    return inside >= IN_LINE_SHARE * extent and across <= SPLIT_ACROSS * extent + 4
-
-
-def _in_line(a: Track, b: Track, along_x: bool) -> bool:
-    """One is behind the other (their extents across the way overlap mostly)."""
-    if along_x:
-        (a1, a2), (b1, b2) = (a.cy - a.h / 2, a.cy + a.h / 2), (b.cy - b.h / 2, b.cy + b.h / 2)
-    else:
-        (a1, a2), (b1, b2) = (a.cx - a.w / 2, a.cx + a.w / 2), (b.cx - b.w / 2, b.cx + b.w / 2)
-    return min(a2, b2) - max(a1, b1) >= IN_LINE_SHARE * min(a2 - a1, b2 - b1)
-
-
 def _follow_edge(
     centre: float, size: float, low: float, high: float, spans: float
 ) -> tuple[float, bool]:
@@ -490,22 +379,3 @@ def _follow_edge(
     if to_high <= tolerance:
         return high - size / 2, True
     return min(max(centre, low + size / 2), high - size / 2), False
-
-
-def _intersection(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if w > 0 and h > 0 else 0.0
-
-
-def _union(a: Box, b: Box) -> Box:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """The share of the smaller box that the other covers."""
-    inter = _intersection(a, b)
-    if not inter:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return inter / smaller
