@@ -436,7 +436,7 @@ def test_intervals_made_while_the_site_is_down_arrive_once_each(
         tries.append((entry.event_id, True))
         return answer
 
-    monkeypatch.setattr(traffic_agent, "deliver_report", deliver)
+    monkeypatch.setattr(traffic_agent.camera, "deliver_report", deliver)
     camera, raw_key = traffic_camera
     relay = Relay(urlsplit(live_server.url).port)
     relay.start()
