@@ -10,12 +10,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from flowsuite.api import PayloadTooLarge
 from flowsuite.permissions import IsDevice
 
 from . import ingest, nodes, selectors
@@ -23,6 +24,7 @@ from .magnitudes import ALL
 from .models import Node, PendingDevice, Reading
 
 MAX_BATCH = 10_000
+MAX_BODY = 4 * 1024 * 1024  # bytes: a full batch of readings with every magnitude is ~2 MB
 
 
 def user_zone(user) -> ZoneInfo:
@@ -241,6 +243,22 @@ def _reading_schema():
     return inline_serializer("Reading", fields)
 
 
+class ReadingsParser(parsers.BaseParser):
+    """JSON through the ingest service's own parser, the MQTT bridge's: bounded in size and
+    depth, read no further than the limit. (Not a JSONParser: DRF reads all of a body for
+    those before they see it.)"""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return ingest.parse_json(stream.read(MAX_BODY + 1), max_bytes=MAX_BODY)
+        except ingest.TooLarge as reason:
+            raise PayloadTooLarge(_("The body is refused: %s.") % reason) from None
+        except ingest.Reject as reason:
+            raise exceptions.ParseError(_("The body is refused: %s.") % reason) from None
+
+
 class IngestView(APIView):
     """A meter sends readings with its device key: one object or `{"readings": [...]}`.
 
@@ -250,6 +268,7 @@ class IngestView(APIView):
     """
 
     permission_classes = [IsDevice]
+    parser_classes = [ReadingsParser]
 
     @extend_schema(
         request=inline_serializer(

@@ -17,10 +17,10 @@ Topics (see the README):
 """
 
 import contextlib
-import json
 import logging
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -50,6 +50,75 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 500
 LINGER = 0.005
 SWITCH_INTERVAL = 0.0005  # seconds; see Bridge.run
+# A refused message is logged once per reason per this many seconds, with the count since.
+REFUSAL_LOG_INTERVAL = 60.0
+
+
+# Reasons that differ only in their numbers ("voltage 1500 is outside 0..1000 V") are one.
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+class RefusalLog:
+    """Refusals counted by reason and logged one line per reason per interval: the first at
+    once, then, once the interval is over, how many more there were (a broken meter sending
+    ten messages a second must not write ten lines a second). Reasons that differ only in
+    their numbers count as one, under the first one's words."""
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL, clock=time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self.totals: Counter = Counter()
+        self._reasons: dict[str, str] = {}  # the reason without its numbers -> as first seen
+        self._unlogged: Counter = Counter()
+        self._quiet_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def refused(self, reason: str, where: str = "", *, traceback: bool = False) -> None:
+        reason = self._reasons.setdefault(_NUMBER.sub("#", reason), reason)
+        with self._lock:
+            self.totals[reason] += 1
+            now = self.clock()
+            if now < self._quiet_until.get(reason, -1.0):
+                self._unlogged[reason] += 1
+                return
+            self._quiet_until[reason] = now + self.interval
+            more = self._unlogged.pop(reason, 0)
+        where = f" ({where})" if where else ""
+        if more:
+            log.warning(
+                "bridge: refused %d more message(s)%s: %s",
+                more + 1,
+                where,
+                reason,
+                exc_info=traceback,
+            )
+        else:
+            log.warning(
+                "bridge: refused a message%s: %s (more are counted for %g s)",
+                where,
+                reason,
+                self.interval,
+                exc_info=traceback,
+            )
+
+    def flush(self, *, everything: bool = False) -> None:
+        """Log the counts of reasons whose interval is over (all of them: `everything`)."""
+        with self._lock:
+            now = self.clock()
+            due = [
+                (reason, count)
+                for reason, count in self._unlogged.items()
+                if everything or now >= self._quiet_until[reason]
+            ]
+            for reason, _count in due:
+                del self._unlogged[reason]
+                self._quiet_until[reason] = now + self.interval
+        for reason, count in due:
+            log.warning("bridge: refused %d more message(s): %s", count, reason)
+
+    def summary(self) -> str:
+        with self._lock:
+            return "; ".join(f"{count} {reason}" for reason, count in self.totals.most_common())
 
 
 class Bridge:
@@ -77,6 +146,7 @@ class Bridge:
         # and the broker keeps the rest.
         self.backlog = 2 * batch_size
         self.counters: Counter = Counter()
+        self.refusals = RefusalLog()
         self.subscribed = threading.Event()
         self._pending: list[tuple[str, bytes, float]] = []
         self._lock = threading.Condition()
@@ -213,6 +283,7 @@ class Bridge:
                 self._wake.clear()
                 for messages in self._take_batches():
                     prepared.put(self._prepare(messages))
+                self.refusals.flush()
                 if time.monotonic() >= next_stats:
                     self.log_stats()
                     next_stats = time.monotonic() + self.stats_interval
@@ -224,6 +295,7 @@ class Bridge:
             self.disconnect()
             self.flush()
             live.stop_sender_loop()
+            self.refusals.flush(everything=True)
             self.log_stats()
             log.info("bridge: stopped")
 
@@ -265,12 +337,33 @@ class Bridge:
         readings, statuses = [], []
         for topic, payload, received in messages:
             self.counters["received"] += 1
-            parsed = self._parse(topic, payload, received)
+            try:
+                parsed = self._parse(topic, payload, received)
+            except Exception:  # a bug, not the payload's fault: still not the bridge's end
+                self._internal(topic)
+                continue
             if parsed is None:
                 continue
             kind, device_id, data = parsed
             (statuses if kind == "status" else readings).append((device_id, data))
-        return ingest.prepare(readings) if readings else None, statuses
+        if not readings:
+            return None, statuses
+        try:
+            return ingest.prepare(readings), statuses
+        except Exception:  # find the reading at fault and check the others again without it
+            sound = []
+            for reading in readings:
+                try:
+                    ingest.prepare([reading])
+                except Exception:
+                    self._internal(f"from {reading[0]!r}")
+                else:
+                    sound.append(reading)
+            return (ingest.prepare(sound) if sound else None), statuses
+
+    def _internal(self, where: str) -> None:
+        self.counters["internal"] += 1
+        self.refusals.refused("internal error", where, traceback=True)
 
     def _store(self, prepared) -> None:
         readings, statuses = prepared
@@ -282,7 +375,7 @@ class Bridge:
     def _parse(self, topic: str, payload: bytes, received: float):
         """("telemetry" | "status", device_id, data), or None for a rejected message."""
         if len(payload) > MAX_PAYLOAD:
-            return self._malformed(topic, f"payload of {len(payload)} bytes is too large")
+            return self._malformed(topic, f"payload larger than {MAX_PAYLOAD} bytes")
         if topic == LEGACY:
             return self._parse_legacy(payload, received)
         parts = topic.split("/")
@@ -295,9 +388,9 @@ class Bridge:
                 return self._malformed(topic, "status is neither online nor offline")
             return "status", device_id, (state, datetime.fromtimestamp(received, UTC))
         try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return self._malformed(topic, "not JSON")
+            data = ingest.parse_json(payload, max_bytes=MAX_PAYLOAD)
+        except ingest.Reject as reason:
+            return self._malformed(topic, str(reason))
         if not isinstance(data, dict):
             return self._malformed(topic, "not a JSON object")
         data.setdefault("ts", received)
@@ -314,7 +407,7 @@ class Bridge:
 
     def _malformed(self, topic: str, reason: str) -> None:
         self.counters["malformed"] += 1
-        log.warning("bridge: rejected a message on %s: %s", topic, reason)
+        self.refusals.refused(reason, topic)
         return None
 
     def _ingest(self, readings: "ingest.Prepared") -> None:
@@ -329,9 +422,7 @@ class Bridge:
         for rejection in result.rejected:
             key = "unknown_device" if rejection.reason == "unknown device" else "rejected"
             self.counters[key] += 1
-            log.warning(
-                "bridge: rejected a reading of %r: %s", rejection.device_id, rejection.reason
-            )
+            self.refusals.refused(rejection.reason, f"from {rejection.device_id!r}")
 
     def _set_link_state(self, device_id: str, state: str, at: datetime) -> None:
         if nodes.set_link_state(device_id, state, at) is None:
@@ -367,3 +458,5 @@ class Bridge:
     def log_stats(self) -> None:
         counts = " ".join(f"{key}={value}" for key, value in sorted(self.counters.items()))
         log.info("bridge: stats %s", counts or "nothing yet")
+        if refused := self.refusals.summary():
+            log.info("bridge: refused so far: %s", refused)

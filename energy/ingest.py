@@ -9,6 +9,7 @@ a model instance per reading would cost more than everything else together.
 import json
 import logging
 import math
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,8 +47,17 @@ FIELDS = frozenset(m.key for m in ALL) | {"ts"}
 COLUMNS = [m.key for m in ALL]  # reading columns in this order, then energy_used
 
 
+# What a payload may be, at most, before it is parsed: a meter's message is a few hundred bytes,
+# a reading batch a few levels deep ({"readings": [{...}]}); the JSON parser recurses per level.
+MAX_DEPTH = 16
+
+
 class Reject(ValueError):
     """A reading refused, with the reason the source reports."""
+
+
+class TooLarge(Reject):
+    """A payload refused for its size, before it was read."""
 
 
 @dataclass
@@ -98,6 +108,54 @@ class StoredReading:
 
 # --- parsing and validation -------------------------------------------------------------
 
+# A string runs to its closing quote or to the end of the text: a pattern that always matches
+# from its quote, so that the scan stays linear whatever the quotes and backslashes.
+_STRING = re.compile(r'"[^"\\]*(?:\\.?[^"\\]*)*(?:"|\Z)', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def parse_json(raw: bytes | str, *, max_bytes: int) -> object:
+    """The one JSON parser for what meters send (MQTT payloads, REST bodies): at most
+    `max_bytes`, UTF-8, nested at most MAX_DEPTH; any failure is a Reject with a reason that
+    names the kind of fault, not the message (the bridge counts and logs by reason)."""
+    if len(raw) > max_bytes:
+        raise TooLarge(f"payload larger than {max_bytes} bytes")
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Reject("not UTF-8") from None
+    if _depth(raw) > MAX_DEPTH:
+        raise Reject(f"nested too deep (more than {MAX_DEPTH} levels)")
+    try:
+        return json.loads(raw)
+    except RecursionError:  # cannot happen past the depth check; a bound of its own anyway
+        raise Reject(f"nested too deep (more than {MAX_DEPTH} levels)") from None
+    except ValueError:  # a syntax error, or an integer of more than 4300 digits
+        raise Reject("not JSON") from None
+
+
+def _depth(text: str) -> int:
+    """How deep brackets nest outside strings (up to MAX_DEPTH + 1): a scan that cannot
+    recurse."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    depth = deepest = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+# Epoch numbers past this are neither seconds nor milliseconds of any sane clock (year 33658
+# in ms); compared before any conversion, which overflowed or left datetime's range.
+_MAX_EPOCH = 1e15
+
 
 def parse_timestamp(raw, received_at: datetime, oldest: datetime | None = None) -> datetime:
     """The reading's time; `oldest` is the backfill limit (by default from the settings)."""
@@ -105,27 +163,39 @@ def parse_timestamp(raw, received_at: datetime, oldest: datetime | None = None) 
         return received_at
     if isinstance(raw, bool):
         raise Reject("ts must be epoch seconds or an ISO 8601 time with zone")
+    latest = received_at + FUTURE_TOLERANCE
+    oldest = oldest or received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS)
     if isinstance(raw, int | float):
-        if not math.isfinite(raw) or raw < 0:
+        # Compared, never converted, until known to be in range: a huge int overflows a float
+        if not raw >= 0:  # and NaN compares false
             raise Reject("ts is not a valid time")
+        if raw >= _MAX_EPOCH:  # infinity too
+            raise Reject(FUTURE)
         seconds = raw / 1000 if raw > 1e11 else raw  # ESP32 firmwares send s or ms
-        ts = datetime.fromtimestamp(seconds, UTC)
-    elif isinstance(raw, str):
-        try:
-            ts = parse_datetime(raw)
-        except ValueError:
-            ts = None
-        if ts is None:
-            raise Reject("ts is not an ISO 8601 time")
-        if ts.tzinfo is None:
-            raise Reject("ts has no time zone (add Z or an offset)")
-    else:
+        if seconds > latest.timestamp():
+            raise Reject(FUTURE)
+        if seconds < oldest.timestamp():
+            raise Reject(TOO_OLD)
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(raw, str):
         raise Reject("ts must be epoch seconds or an ISO 8601 time with zone")
-    if ts > received_at + FUTURE_TOLERANCE:
-        raise Reject("ts is in the future (is the meter's clock set?)")
-    if ts < (oldest or received_at - timedelta(days=settings.ENERGY_MAX_BACKFILL_DAYS)):
-        raise Reject("ts is older than the backfill limit")
+    try:
+        ts = parse_datetime(raw)
+    except ValueError:
+        ts = None
+    if ts is None:
+        raise Reject("ts is not an ISO 8601 time")
+    if ts.tzinfo is None:
+        raise Reject("ts has no time zone (add Z or an offset)")
+    if ts > latest:
+        raise Reject(FUTURE)
+    if ts < oldest:
+        raise Reject(TOO_OLD)
     return ts
+
+
+FUTURE = "ts is in the future (is the meter's clock set?)"
+TOO_OLD = "ts is older than the backfill limit"
 
 
 # (key, minimum, maximum) of each magnitude, for the per-reading checks.
@@ -153,13 +223,13 @@ def parse_values(payload: dict) -> tuple[dict, int]:
 
 
 def _out_of_range(key: str, raw: float) -> str:
-    if not math.isfinite(raw):
+    if raw != raw or raw in (math.inf, -math.inf):  # compared: a huge int is no float
         return f"{key} is not a finite number"
     magnitude = BY_KEY[key]
-    return (
-        f"{key} {raw} is outside {magnitude.minimum:g}..{magnitude.maximum:g} "
-        f"{magnitude.unit}".rstrip()
-    )
+    limits = f"{magnitude.minimum:g}..{magnitude.maximum:g} {magnitude.unit}".rstrip()
+    if not -1e15 < raw < 1e15:  # hundreds of digits are not repeated back
+        return f"{key} is far outside {limits}"
+    return f"{key} {raw} is outside {limits}"
 
 
 # --- energy used ------------------------------------------------------------------------
@@ -234,6 +304,11 @@ def prepare(
             message.ts = parse_timestamp(payload.get("ts"), received_at, oldest)
         except Reject as reason:
             message.refused = str(reason)
+        except (ArithmeticError, ValueError, TypeError, OSError) as error:
+            # A fault the checks above missed: still a refusal of this reading, not of the
+            # batch (nor the bridge's end); logged so that the check gets written.
+            log.warning("energy: a reading no check refused raised %r", error, exc_info=True)
+            message.refused = f"not a valid reading ({type(error).__name__})"
         checked.append(message)
     return Prepared(received_at, checked)
 

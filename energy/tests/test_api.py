@@ -211,3 +211,40 @@ def test_the_energy_endpoints_are_in_the_openapi_schema(alice):
         "/api/energy/pending/{id}/claim/",
     ):
         assert path in schema["paths"], path
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ("[" * 3000 + "]" * 3000, 400, "nested too deep"),
+        ('{"readings": [' + '{"a": ' * 1300 + "1" + "}" * 1300 + "]}", 400, "nested too deep"),
+        (b'{"power": 5, "note": "\xff\xfe"}', 400, "not UTF-8"),
+        ('{"power": 5', 400, "not JSON"),
+        ('{"power": 1' + "0" * 400 + "}", 422, "power is far outside"),
+        ('{"power": 1' + "0" * 5000 + "}", 400, "not JSON"),
+        ('{"power": NaN}', 422, "power is not a finite number"),
+        ('{"power": 5, "ts": 1e20}', 422, "ts is in the future"),
+        ('{"power": 5, "ts": 1e18}', 422, "ts is in the future"),
+        ('{"power": 5, "ts": 1' + "0" * 400 + "}", 422, "ts is in the future"),
+        ('{"power": 5, "ts": -1' + "0" * 400 + "}", 422, "ts is not a valid time"),
+        ('{"power": 5, "ts": 1e999}', 422, "ts is in the future"),
+    ],
+)
+def test_a_hostile_body_is_refused_with_its_reason_and_stores_nothing(alice, body, status, words):
+    node, key = node_of(alice, "esp32-a")
+    answer = bearer_client(key).post("/api/energy/ingest/", body, content_type="application/json")
+    assert answer.status_code == status
+    if status == 400:
+        assert words in answer.json()["error"]["message"]
+    else:
+        assert words in answer.json()["rejected"][0]["reason"]
+    assert not Reading.objects.exists()
+
+
+def test_a_body_past_the_size_limit_is_refused_unread(alice):
+    node, key = node_of(alice, "esp32-a")
+    body = '{"readings": [' + ", ".join(['{"power": 1}'] * 400_000) + "]}"
+    answer = bearer_client(key).post("/api/energy/ingest/", body, content_type="application/json")
+    assert answer.status_code == 413
+    assert "larger than" in answer.json()["error"]["message"]
+    assert not Reading.objects.exists()

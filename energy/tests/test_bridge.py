@@ -1,6 +1,7 @@
 """The MQTT bridge against a real Mosquitto broker."""
 
 import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,8 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from conftest import client_for, make_user
-from energy import nodes
-from energy.bridge import Bridge
+from energy import ingest, nodes
+from energy.bridge import Bridge, RefusalLog
 from energy.models import LinkState, Node, PendingDevice, Reading
 from flowsuite.asgi import application
 from flowsuite.mqtt import Broker
@@ -384,3 +385,51 @@ def test_a_batch_is_kept_when_the_database_drops_the_bridges_connection(mosquitt
     thread.join(5)
     assert sorted(Reading.objects.values_list("power", flat=True)) == [1.0, 2.0]
     meter.close()
+
+
+def test_a_fault_no_check_foresaw_costs_its_message_only_counted_and_logged_once(
+    mosquitto, node, monkeypatch, caplog
+):
+    checked = ingest.parse_values
+
+    def with_a_bug(payload):  # a future bug: some reading makes the checks raise
+        if payload.get("power") == 13.0:
+            raise RuntimeError("a bug")
+        return checked(payload)
+
+    monkeypatch.setattr(ingest, "parse_values", with_a_bug)
+    bridge, thread = running_bridge(mosquitto, flush_interval=0.05)
+    meter = Meter(mosquitto.url)
+    for n in range(10, 16):
+        meter.publish({"power": float(n), "ts": an_hour_ago(n)})
+    wait_until(lambda: bridge.counters["received"] == 6, message="every message")
+    wait_until(lambda: Reading.objects.count() == 5, message="the sound readings")
+    assert thread.is_alive()
+    assert bridge.counters["internal"] == 1
+    assert bridge.refusals.totals == {"internal error": 1}
+    tracebacks = [r for r in caplog.records if r.exc_info and "internal error" in r.getMessage()]
+    assert len(tracebacks) == 1
+    bridge.stop()
+    thread.join(5)
+    assert sorted(Reading.objects.values_list("power", flat=True)) == [10, 11, 12, 14, 15]
+    meter.close()
+
+
+def test_refusals_are_logged_one_line_per_reason_per_interval_with_the_count(caplog):
+    now = [0.0]
+    refusals = RefusalLog(interval=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="energy.bridge"):
+        for n in range(1000):
+            now[0] = n * 0.1  # ten a second, for 100 s
+            refusals.refused(f"voltage {1500 + n} is outside 0..1000 V", "from 'esp32-a'")
+            refusals.refused("not JSON", "flowsuite/energy/esp32-a/telemetry")
+            refusals.flush()
+        refusals.flush(everything=True)
+    lines = [record.getMessage() for record in caplog.records]
+    # per reason: the first at once, the next 60 s later with the count, the rest at the end
+    assert len(lines) == 6, lines
+    assert "bridge: refused a message" in lines[1] and "not JSON" in lines[1]
+    topic = "flowsuite/energy/esp32-a/telemetry"
+    assert f"bridge: refused 600 more message(s) ({topic}): not JSON" in lines
+    assert "bridge: refused 399 more message(s): not JSON" in lines
+    assert refusals.totals == {"voltage 1500 is outside 0..1000 V": 1000, "not JSON": 1000}

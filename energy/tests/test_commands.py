@@ -37,6 +37,7 @@ def manage(tmp_path, mosquitto):
 
     run("migrate", "--no-input")
     run("shell", "-c", "from conftest import make_user; make_user('sim@example.com')")
+    run.mqtt_url = mosquitto.url
     return run
 
 
@@ -127,3 +128,71 @@ def test_the_demo_feed_of_make_run_keeps_the_demo_meters_reporting():
 
     asyncio.run(serve_two_requests())
     assert Reading.objects.count() > before
+
+
+# Each of these made `mqtt_bridge` exit (issue 14), or might have: a parser's recursion, a
+# number past float, a time past datetime, bytes that are not text, a payload far too large.
+HOSTILE_PAYLOADS = [
+    "[" * 3000 + "]" * 3000,
+    '{"a":' * 1300 + "1" + "}" * 1300,
+    '{"power": 1' + "0" * 400 + "}",
+    '{"power": 5, "ts": 1e20}',
+    '{"power": 5, "ts": 1e18}',
+    '{"power": 5, "ts": 1' + "0" * 400 + "}",
+    '{"power": 5, "ts": -1' + "0" * 400 + "}",
+    '{"power": 5, "ts": 1e999}',
+    '{"power": 1e999}',
+    '{"power": NaN}',
+    '{"power": -Infinity, "ts": NaN}',
+    '{"power": 5, "ts": "9999-12-31T23:59:59-23:59"}',
+    '{"power": 5, "ts": "0001-01-01T00:00:00+23:59"}',
+    b'{"power": 5, "note": "\xff\xfe"}',
+    b"\xff\xfe{\x00}",
+    b"{" * 1_000_000,
+]
+
+
+def test_hostile_payloads_neither_stop_the_bridge_nor_cost_a_valid_reading(manage):
+    from energy.tests.test_bridge import Meter
+
+    manage(
+        "shell",
+        "-c",
+        "from accounts.models import User; from energy import nodes; nodes.node_create("
+        "owner=User.objects.get(email='sim@example.com'), device_id='esp32-a', name='A')",
+    )
+    bridge = manage("mqtt_bridge", "--stats-interval", "1", "--no-worker", background=True)
+    started = ""  # what is published before it subscribed is not kept for it
+    while "subscribed to" not in started and bridge.poll() is None:
+        started += bridge.stderr.readline()
+    meter = Meter(manage.mqtt_url)
+    now = time.time()
+    valid = 0
+    for round_ in range(3):
+        for n, payload in enumerate(HOSTILE_PAYLOADS):
+            meter.publish(payload)
+            valid += 1
+            meter.publish({"power": float(valid), "ts": now - 3600 + round_ * 100 + n})
+    deadline = time.monotonic() + 15
+    while count_readings(manage) < valid and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = bridge.poll() is None
+    bridge.send_signal(signal.SIGTERM)
+    _, log = bridge.communicate(timeout=10)
+    log = started + log
+    meter.close()
+    assert alive, log[-3000:]
+    assert bridge.returncode == 0
+    assert count_readings(manage) == valid
+    assert f"stored={valid}" in log
+    refused = len(HOSTILE_PAYLOADS) * 3
+    stats = [line for line in log.splitlines() if "bridge: stats" in line][-1]
+    counted = dict(item.split("=") for item in stats.split("stats ")[1].split())
+    assert int(counted["malformed"]) + int(counted["rejected"]) == refused, stats
+    assert "internal" not in counted, stats
+    assert "bridge: refused so far:" in log
+    for reason in ("nested too deep", "ts is in the future", "not UTF-8", "larger than 8192"):
+        assert reason in log, reason
+    # one line per reason per interval (and one more at the end), not one per message
+    lines = [line for line in log.splitlines() if "bridge: refused " in line]
+    assert len([line for line in lines if "nested too deep" in line and "so far" not in line]) <= 2
