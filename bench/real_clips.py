@@ -17,12 +17,11 @@ import cv2
 import tutorial_counter
 
 from edge.traffic import Counter, CounterSettings, Line
+from edge.traffic.classes import NOT_MOTOR
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "clips" / "traffic"
 VENDORED = (ROOT / "edge" / "tests" / "clips", ROOT / "traffic" / "clips")
-# The hand counts are motor vehicles only; bicycles are totalled apart.
-NOT_MOTOR = frozenset({"bicycle", "pedestrian"})
 TARGET_FPS = 200  # counting_fps.py's target for the counter on one core [issue 6]
 
 
@@ -50,13 +49,6 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(ROOT))
     except ValueError:
         return str(path)
-
-
-def direction_of(line, vector) -> str:
-    """The counter's name for travelling along `vector`: "in" is from the right of the line
-    to its left, seen from its first point towards its second."""
-    (x1, y1), (x2, y2) = line
-    return "in" if (x2 - x1) * vector[1] - (y2 - y1) * vector[0] < 0 else "out"
 
 
 def run_counter(path: Path, truth: dict, settings: CounterSettings) -> dict:
@@ -97,7 +89,9 @@ def rows_of(name: str, truth: dict, counted: dict, baseline: dict) -> list[dict]
     truth has them or the counter counted some (a phantom bicycle is an error too)."""
     rows = []
     for direction, hand in truth["counts"].items():
-        named = direction_of(truth["line"], truth["direction_vectors_image"][direction])
+        named = Line("L", "L", *truth["line"]).direction_of(
+            truth["direction_vectors_image"][direction]
+        )
         classes = counted["classes"][named]
         motor = {k: n for k, n in classes.items() if k not in NOT_MOTOR}
         rows.append(

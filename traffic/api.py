@@ -14,7 +14,7 @@
 import csv
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.urls import include, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -153,16 +153,8 @@ class TrafficCameraSerializer(serializers.ModelSerializer):
         return checked(instance, attrs, exclude=["device_key"])
 
 
-def _picture(picture) -> FileResponse:
-    if not picture:
-        raise Http404
-    try:
-        handle = picture.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+# Seconds an API client may keep a camera's picture.
+PICTURE_MAX_AGE = 3600
 
 
 class TrafficCameraCreatedSerializer(TrafficCameraSerializer):
@@ -227,14 +219,14 @@ class CameraViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def snapshot(self, request, pk=None):
         """The camera's latest view (JPEG), on which counting lines are drawn."""
-        return _picture(self.get_object().snapshot)
+        return heartbeats.picture_response(self.get_object().snapshot, PICTURE_MAX_AGE)
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: None})
     @action(detail=True, methods=["get"], url_path="annotated-snapshot")
     def annotated_snapshot(self, request, pk=None):
         """What the counter saw last (JPEG, its processing frame): its lines, each vehicle it
         tracks with its box, id, class and path, and its counts. 404 until the agent sends one."""
-        return _picture(self.get_object().annotated_snapshot)
+        return heartbeats.picture_response(self.get_object().annotated_snapshot, PICTURE_MAX_AGE)
 
     @extend_schema(
         parameters=[

@@ -13,6 +13,7 @@ import io
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -113,3 +114,17 @@ def annotated_snapshot_url(camera: TrafficCamera, *, page: bool = False) -> str 
     at = camera.annotated_snapshot_at
     version = int(at.timestamp()) if at else 0
     return f"{reverse(name, args=[camera.pk])}?v={version}"
+
+
+def picture_response(picture, max_age: int) -> FileResponse:
+    """A camera's stored picture (its snapshot, or what its counter sees) as a JPEG answer;
+    404 when there is none, or its file is gone. The pages and the API both answer with it."""
+    if not picture:
+        raise Http404
+    try:
+        handle = picture.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = f"private, max-age={max_age}"
+    return response

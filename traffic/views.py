@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count as Rows
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -481,11 +481,16 @@ def _form_errors(form) -> list[str]:
     return [str(error) for errors in form.errors.values() for error in errors]
 
 
+# The pages ask with ?v=<time of the snapshot>: a new one gets a new URL.
+PICTURE_MAX_AGE = 300
+
+
 @login_required
 @can_view_cameras
 def snapshot(request, pk):
     """A camera's latest snapshot, to people who may see the cameras (never a media URL)."""
-    return _picture(get_object_or_404(TrafficCamera, pk=pk).snapshot)
+    camera = get_object_or_404(TrafficCamera, pk=pk)
+    return heartbeats.picture_response(camera.snapshot, PICTURE_MAX_AGE)
 
 
 @login_required
@@ -493,20 +498,8 @@ def snapshot(request, pk):
 def annotated_snapshot(request, pk):
     """What the camera's counter saw last (its frame with lines, tracks and counts drawn), to
     the same people."""
-    return _picture(get_object_or_404(TrafficCamera, pk=pk).annotated_snapshot)
-
-
-def _picture(picture) -> FileResponse:
-    if not picture:
-        raise Http404
-    try:
-        handle = picture.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(handle, content_type="image/jpeg")
-    # The page asks with ?v=<time of the snapshot>: a new one gets a new URL.
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+    camera = get_object_or_404(TrafficCamera, pk=pk)
+    return heartbeats.picture_response(camera.annotated_snapshot, PICTURE_MAX_AGE)
 
 
 # --- validation and FlowTrack ----------------------------------------------------------------

@@ -8,6 +8,7 @@ import cv2
 import pytest
 
 from edge.traffic import Counter, CounterSettings, Line
+from edge.traffic.classes import NOT_MOTOR
 
 CLIPS = Path(__file__).resolve().parents[2] / "traffic" / "clips"
 TRUTH = json.loads((CLIPS / "ground_truth.json").read_text())
@@ -15,15 +16,6 @@ TRUTH = json.loads((CLIPS / "ground_truth.json").read_text())
 # the hand counts are exact, but a motion counter may still lose a car cut by a frame edge or
 # split a long vehicle in two.
 TOLERANCE = 1
-NOT_MOTOR_VEHICLES = {"bicycle", "pedestrian"}
-
-
-def direction_of(line, vector) -> str:
-    """The counter's name for travelling along `vector`: "in" is from the right of the line
-    to its left, seen from its first point towards its second."""
-    (x1, y1), (x2, y2) = line
-    dx, dy = x2 - x1, y2 - y1
-    return "in" if dx * vector[1] - dy * vector[0] < 0 else "out"
 
 
 def motor_vehicles_counted(clip: str) -> dict[str, int]:
@@ -45,7 +37,7 @@ def motor_vehicles_counted(clip: str) -> dict[str, int]:
     crossings += counter.finish(index, index / fps)
     counted = {"in": 0, "out": 0}
     for crossing in crossings:
-        if crossing.vehicle_class not in NOT_MOTOR_VEHICLES:
+        if crossing.vehicle_class not in NOT_MOTOR:
             counted[crossing.direction] += 1
     return counted
 
@@ -69,7 +61,7 @@ def test_the_counter_counts_each_direction_of_a_real_clip_as_a_person_did(counte
     # parked at the line's lower end and the ~7 others never move, and a counter that took
     # one of them for a vehicle would overshoot a direction's 4.
     truth = TRUTH[clip]
-    named = direction_of(truth["line"], truth["direction_vectors_image"][direction])
+    named = Line("L", "L", *truth["line"]).direction_of(truth["direction_vectors_image"][direction])
     expected = truth["counts"][direction]
     got = counted[clip][named]
     assert abs(got - expected) <= TOLERANCE, (

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .classes import NOT_MOTOR
+
 MIN_WIDTH = 640
 # Colours (BGR): confirmed tracks, young ones, the lines, a line that just counted.
 CONFIRMED = (40, 220, 40)
@@ -114,9 +116,6 @@ class Annotator:
             if not self._writer.isOpened():
                 raise OSError(f"cannot write a video to {self.out}")
         self._writer.write(picture)
-
-
-NOT_MOTOR = {"bicycle", "pedestrian"}
 
 
 def _point(x: float, y: float) -> tuple[int, int]:

@@ -25,6 +25,12 @@ class Line:
         if math.dist(self.p1, self.p2) < 1:
             raise ValueError(f"line {self.name!r}: its two points are the same")
 
+    def direction_of(self, vector: tuple[float, float]) -> str:
+        """The direction ("in" or "out") of a vehicle travelling along `vector` (image
+        pixels, y down) across the line."""
+        (x1, y1), (x2, y2) = self.p1, self.p2
+        return "in" if (x2 - x1) * vector[1] - (y2 - y1) * vector[0] < 0 else "out"
+
 
 LINE_TEXT = re.compile(r"^\s*(?P<name>[^:]+?)\s*:(?P<coords>[^:]+)$")
 

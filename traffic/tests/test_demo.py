@@ -9,6 +9,7 @@ from PIL import Image
 
 from accounts import roles
 from conftest import make_user
+from edge.traffic import Line
 from traffic import demo
 from traffic.models import Count, CountStatus, SyncBatch, TrafficCamera
 
@@ -49,9 +50,10 @@ def test_the_demo_cameras_show_a_frame_of_their_clip_with_lines_labelled_as_it_m
         assert [[line.x1, line.y1], [line.x2, line.y2]] == truth["line"]
         assert all(0 <= x <= width for x in (line.x1, line.x2))
         assert all(0 <= y <= height for y in (line.y1, line.y2))
-        # "In" is from the right of the line to its left, seen from its first point.
-        for direction, (vx, vy) in truth["direction_vectors_image"].items():
-            goes_in = (line.x2 - line.x1) * vy - (line.y2 - line.y1) * vx < 0
+        # "In" as the counter has it.
+        counted = Line("L", "L", (line.x1, line.y1), (line.x2, line.y2))
+        for direction, vector in truth["direction_vectors_image"].items():
+            goes_in = counted.direction_of(vector) == "in"
             labels[camera.name, direction] = line.in_label if goes_in else line.out_label
     assert labels == {
         ("North", "rightward"): "rightward, near lane",
